@@ -32,7 +32,9 @@ type RejectError struct {
 	Err    error
 }
 
-func (e *RejectError) Error() string { return "gpustats: report rejected (" + e.Reason + "): " + e.Err.Error() }
+func (e *RejectError) Error() string {
+	return "gpustats: report rejected (" + e.Reason + "): " + e.Err.Error()
+}
 func (e *RejectError) Unwrap() error { return e.Err }
 
 // RejectReason returns the Reject constant carried by err, or "" when err is not a *RejectError.
