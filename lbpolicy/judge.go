@@ -1,0 +1,146 @@
+package lbpolicy
+
+import (
+	"math"
+	"time"
+
+	"github.com/sollol-go/sollol/gpustats"
+)
+
+// class ranks candidates before scores do: a lower class wins whatever the scores.
+type class int
+
+const (
+	classResident class = iota
+	classFits
+	classMemoryUnknownInstalled
+	classMemoryUnknown
+	classNoStats
+	classOverwhelmed
+	classMakeRoom
+	classCPUOnly
+
+	// Added to a class: a draining node ranks below every node that is not, and a node without the model below
+	// every node that may have it.
+	classDraining     class = 1 << 4
+	classNotInstalled class = 1 << 5
+)
+
+var classReasons = [...]Reason{
+	classResident:               ReasonResident,
+	classFits:                   ReasonFits,
+	classMemoryUnknownInstalled: ReasonMemoryUnknown,
+	classMemoryUnknown:          ReasonMemoryUnknown,
+	classNoStats:                ReasonNoStats,
+	classOverwhelmed:            ReasonOverwhelmed,
+	classMakeRoom:               ReasonMakeRoom,
+	classCPUOnly:                ReasonCPUOnly,
+}
+
+func (c class) reason(model string) Reason {
+	switch {
+	case c&classNotInstalled != 0:
+		return ReasonNotInstalled
+	case c&classDraining != 0:
+		return ReasonDraining
+	case c == classFits && model == "":
+		return ReasonMostFree
+	}
+	return classReasons[c]
+}
+
+// verdict is one candidate's standing.
+type verdict struct {
+	class  class
+	score  float64
+	fresh  bool
+	freeMB float64 // free GPU memory less reservations; NaN when unknown
+	needMB float64 // the model's size when it would be loaded cold on a GPU with known memory, else 0
+}
+
+// judge classifies and scores one available candidate. sizeMB is the model's size as known from any node, 0 when
+// none knows it.
+func (s *Selector) judge(c Candidate, model string, now time.Time, sizeMB float64) verdict {
+	v := verdict{freeMB: math.NaN()}
+	n := c.Node
+	if !s.fresh(n, now) {
+		v.class = classNoStats
+		v.score = s.score(0, c.InFlight, 0)
+		return v
+	}
+	v.fresh = true
+	var extra class
+	if n.Report.Draining {
+		extra |= classDraining
+	}
+	resident, installed := false, false
+	if model != "" {
+		lm, loaded := n.Loaded(model)
+		resident = loaded && lm.SizeVRAMMB > 0
+		_, inst, known := n.Installed(model)
+		installed = inst || loaded
+		if known && !installed {
+			extra |= classNotInstalled
+		}
+	}
+	scoreMB := 0.0
+	switch {
+	case !n.GPU:
+		v.class = classCPUOnly
+	case !n.MemoryKnown:
+		v.class = classMemoryUnknown
+		if resident {
+			v.class = classResident
+		} else if installed {
+			v.class = classMemoryUnknownInstalled
+		}
+	default:
+		v.freeMB = n.FreeMB - s.res.Pending(n.Report.NodeID, s.reservedSince(n, now))
+		scoreMB = v.freeMB
+		overwhelmed := v.freeMB < s.cfg.MinFreeMB
+		switch {
+		case resident:
+			v.class = classResident
+		case model == "" && overwhelmed:
+			v.class = classOverwhelmed
+		case model == "":
+			v.class = classFits
+		default:
+			v.needMB = s.needMB(n, model, sizeMB)
+			fits := v.needMB+s.cfg.HeadroomMB <= v.freeMB
+			switch {
+			case fits && !overwhelmed:
+				v.class = classFits
+			case fits:
+				v.class = classOverwhelmed
+			default:
+				v.class = classMakeRoom
+				scoreMB = roomMB(n) - (n.FreeMB - v.freeMB)
+			}
+			if extra&classNotInstalled != 0 {
+				v.needMB = 0 // nothing will load there
+			}
+		}
+	}
+	v.class |= extra
+	v.score = s.score(scoreMB, c.InFlight, n.UtilizationPct)
+	return v
+}
+
+// fresh reports whether n is a report Select may trust at now.
+func (s *Selector) fresh(n *gpustats.Node, now time.Time) bool {
+	if n == nil || n.Report == nil {
+		return false
+	}
+	age := n.Age(now)
+	return age <= s.cfg.StaleAfter && age >= -s.cfg.MaxSkew
+}
+
+// reservedSince is the time after which reservations on n still count at now: those made before n's report was
+// taken are in the report already, and those older than ReserveTTL have expired.
+func (s *Selector) reservedSince(n *gpustats.Node, now time.Time) time.Time {
+	if t := now.Add(-s.cfg.ReserveTTL); t.After(n.Updated) {
+		return t
+	}
+	return n.Updated
+}

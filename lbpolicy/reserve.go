@@ -1,0 +1,124 @@
+package lbpolicy
+
+import (
+	"maps"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Reservations is the herd guard's state: GPU memory promised to models that Select sent to a node to load, which
+// the node's reports cannot show yet. A reservation counts against the node's free memory until a report from the
+// node taken after the reservation arrives (that report shows the load itself) or until the reservation expires.
+//
+// It is safe for concurrent use and its zero value is ready. Reading and adding are lock-free and allocation-free;
+// only the first reservation on a node takes a mutex and allocates, to add the node's slot. Slots are never
+// removed, so memory grows with the number of distinct node ids ever chosen for a cold load, not with traffic.
+//
+// Times are kept to the millisecond and rounded so that a reservation is held rather than dropped early. Each
+// node holds up to 16 separate reservations; beyond that new ones are merged into the latest, which then lasts
+// as long as the newest of them.
+type Reservations struct {
+	slots atomic.Pointer[map[string]*slot]
+	mu    sync.Mutex
+}
+
+type slot struct {
+	// Each entry packs the reservation's time (milliseconds since the Unix epoch, plus one) in the high bits and
+	// its size in MiB in the low bits, so that one atomic word holds a consistent pair. Zero is an empty entry.
+	entries [16]atomic.Uint64
+}
+
+const (
+	mbBits = 22 // up to 4 TiB per entry
+	mbMax  = 1<<mbBits - 1
+	msMax  = 1<<(64-mbBits) - 1 // until the year 2109
+)
+
+// Reserve records that mb MiB on node nodeID are taken by a load decided at time at. Reservations made at or
+// before since no longer count and their room is reused; pass the same since as to Pending.
+func (r *Reservations) Reserve(nodeID string, mb float64, at, since time.Time) {
+	if nodeID == "" || !(mb > 0) {
+		return
+	}
+	s := r.slot(nodeID)
+	v := uint64(ceilMS(at))<<mbBits | uint64(math.Min(math.Ceil(mb), mbMax))
+	cut := floorMS(since)
+	for {
+		latest, latestV := -1, uint64(0)
+		for i := range s.entries {
+			old := s.entries[i].Load()
+			if old == 0 || old>>mbBits <= cut {
+				if s.entries[i].CompareAndSwap(old, v) {
+					return
+				}
+				continue
+			}
+			if latest < 0 || old>>mbBits >= latestV>>mbBits {
+				latest, latestV = i, old
+			}
+		}
+		if latest >= 0 && s.entries[latest].CompareAndSwap(latestV, merge(latestV, v)) {
+			return
+		}
+	}
+}
+
+// Pending returns the MiB reserved on node nodeID by reservations made after since.
+func (r *Reservations) Pending(nodeID string, since time.Time) float64 {
+	m := r.slots.Load()
+	if m == nil {
+		return 0
+	}
+	s := (*m)[nodeID]
+	if s == nil {
+		return 0
+	}
+	cut := floorMS(since)
+	var sum uint64
+	for i := range s.entries {
+		if v := s.entries[i].Load(); v>>mbBits > cut {
+			sum += v & mbMax
+		}
+	}
+	return float64(sum)
+}
+
+func (r *Reservations) slot(nodeID string) *slot {
+	if m := r.slots.Load(); m != nil {
+		if s := (*m)[nodeID]; s != nil {
+			return s
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	next := map[string]*slot{}
+	if old := r.slots.Load(); old != nil {
+		if s := (*old)[nodeID]; s != nil {
+			return s
+		}
+		maps.Copy(next, *old)
+	}
+	s := &slot{}
+	next[nodeID] = s
+	r.slots.Store(&next)
+	return s
+}
+
+func merge(a, b uint64) uint64 {
+	return max(a>>mbBits, b>>mbBits)<<mbBits | min(a&mbMax+b&mbMax, mbMax)
+}
+
+// floorMS is t in whole milliseconds since the Unix epoch, clamped to what an entry holds.
+func floorMS(t time.Time) uint64 {
+	ms := t.UnixMilli()
+	if ms < 0 {
+		return 0
+	}
+	return min(uint64(ms), msMax-1)
+}
+
+// ceilMS is one millisecond past floorMS, so that a report taken in the same millisecond as a reservation does
+// not release it.
+func ceilMS(t time.Time) uint64 { return floorMS(t) + 1 }

@@ -1,0 +1,66 @@
+package lbpolicy
+
+import "github.com/sollol-go/sollol/gpustats"
+
+// score is the formula in the package documentation: more free memory scores higher, in-flight requests and
+// utilisation lower.
+func (s *Selector) score(freeMB float64, inFlight int, utilizationPct float64) float64 {
+	if !(freeMB > 0) {
+		freeMB = 0
+	}
+	if freeMB > s.cfg.BoostFreeMB {
+		freeMB *= s.cfg.BoostFactor
+	}
+	if !(utilizationPct > 0) {
+		utilizationPct = 0
+	}
+	utilizationPct = min(utilizationPct, 100)
+	return (1 + freeMB) / (1 + s.cfg.InFlightPenalty*float64(max(inFlight, 0))) *
+		(1 - s.cfg.UtilizationPenalty*utilizationPct/100)
+}
+
+// roomMB is how much GPU memory the node could offer a model by unloading every model Ollama holds: free memory
+// plus the GPU memory of its loaded models, at most its total. A node that did not report its Ollama state is
+// assumed able to free all of it.
+func roomMB(n *gpustats.Node) float64 {
+	o := n.Report.Ollama
+	if o == nil {
+		return n.TotalMB
+	}
+	room := n.FreeMB
+	for _, m := range o.Loaded {
+		room += m.SizeVRAMMB
+	}
+	return min(room, n.TotalMB)
+}
+
+// needMB is the GPU memory model takes when loaded on n: the size n reports for it, else the size any other node
+// reports (sizeMB), else the configured default.
+func (s *Selector) needMB(n *gpustats.Node, model string, sizeMB float64) float64 {
+	if mb, ok := n.ModelSizeMB(model); ok && mb > 0 {
+		return mb
+	}
+	if sizeMB > 0 {
+		return sizeMB
+	}
+	return s.cfg.DefaultModelMB
+}
+
+// knownSizeMB is model's size as any candidate's report gives it: a loaded footprint if some node has one (it
+// includes the context buffers), else the size on disk; 0 when no report knows the model.
+func knownSizeMB(cs Candidates, model string) float64 {
+	installed := 0.0
+	for i, n := 0, cs.Len(); i < n; i++ {
+		node := cs.At(i).Node
+		if node == nil || node.Report == nil {
+			continue
+		}
+		if lm, ok := node.Loaded(model); ok && lm.SizeMB > 0 {
+			return lm.SizeMB
+		}
+		if mb, ok, _ := node.Installed(model); ok && mb > 0 && installed == 0 {
+			installed = mb
+		}
+	}
+	return installed
+}

@@ -1,0 +1,108 @@
+package lbpolicy
+
+import (
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+// Selector chooses an upstream for each request. It is safe for concurrent use; Select takes no locks, does no
+// I/O and allocates nothing once every node it reserves memory on has been seen.
+type Selector struct {
+	cfg  Config
+	res  *Reservations
+	rand func() uint64
+}
+
+// NewSelector returns a Selector with cfg (defaults filled in, see Config.WithDefaults). res holds the herd
+// guard's reservations and may be shared by Selectors that route to the same nodes, for example across config
+// reloads; nil starts empty. rand breaks ties; nil uses math/rand/v2.
+func NewSelector(cfg Config, res *Reservations, rand func() uint64) *Selector {
+	if res == nil {
+		res = new(Reservations)
+	}
+	if rand == nil {
+		rand = randUint64
+	}
+	return &Selector{cfg: cfg.WithDefaults(), res: res, rand: rand}
+}
+
+func randUint64() uint64 { return rand.Uint64() }
+
+// Config returns the configuration in use, defaults filled in.
+func (s *Selector) Config() Config { return s.cfg }
+
+// Reservations returns the herd guard's state.
+func (s *Selector) Reservations() *Reservations { return s.res }
+
+// Decision is what Select chose, and why.
+type Decision struct {
+	// Index is the chosen candidate, or -1 when the fallback policy must decide (Reason.Fallback is true).
+	Index  int
+	Reason Reason
+	// Score is the chosen candidate's score (see the package documentation); 0 with a fallback reason.
+	Score float64
+	// NodeID is the chosen node's id, empty when it has no fresh report.
+	NodeID string
+	// FreeMB is the chosen node's free GPU memory less reservations, NaN when unknown.
+	FreeMB float64
+	// ReservedMB is the memory this decision reserved on the chosen node for a cold load, 0 when none.
+	ReservedMB float64
+	// Available and Fresh count the available candidates, and those among them with a fresh report.
+	Available, Fresh int
+}
+
+// Select chooses among cs for req, following the rules in the package documentation. When it chooses a node that
+// must load the model, it reserves the model's size there (the herd guard).
+func (s *Selector) Select(cs Candidates, req Request) Decision {
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	sizeMB := 0.0
+	if req.Model != "" {
+		sizeMB = knownSizeMB(cs, req.Model)
+	}
+	d := Decision{Index: -1, FreeMB: math.NaN()}
+	var best verdict
+	var ties uint64
+	for i, n := 0, cs.Len(); i < n; i++ {
+		c := cs.At(i)
+		if !c.Available {
+			continue
+		}
+		d.Available++
+		v := s.judge(c, req.Model, now, sizeMB)
+		if v.fresh {
+			d.Fresh++
+		}
+		switch {
+		case d.Index < 0 || v.class < best.class || v.class == best.class && v.score > best.score:
+			d.Index, best, ties = i, v, 1
+		case v.class == best.class && v.score == best.score:
+			// Reservoir sampling: each of the k tied candidates ends up chosen with probability 1/k.
+			ties++
+			if s.rand()%ties == 0 {
+				d.Index, best = i, v
+			}
+		}
+	}
+	switch {
+	case d.Available == 0:
+		d.Reason = ReasonFallbackNoCandidate
+		return d
+	case d.Fresh == 0:
+		d.Index, d.Reason = -1, ReasonFallbackNoFreshStats
+		return d
+	}
+	d.Reason, d.Score, d.FreeMB = best.class.reason(req.Model), best.score, best.freeMB
+	if best.fresh {
+		node := cs.At(d.Index).Node
+		d.NodeID = node.Report.NodeID
+		if best.needMB > 0 {
+			s.res.Reserve(d.NodeID, best.needMB, now, s.reservedSince(node, now))
+			d.ReservedMB = best.needMB
+		}
+	}
+	return d
+}
