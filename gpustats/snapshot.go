@@ -2,50 +2,107 @@ package gpustats
 
 import (
 	"net"
-	"time"
+	"sort"
+	"sync/atomic"
 )
 
-// Snapshot is every node known at one moment. It is never modified once published, so any number of goroutines
-// may read it without locks; the Watcher replaces it as a whole.
+// Snapshot is every node known to a Watcher. Readers never lock: the set of nodes and the addresses they are
+// known by form an immutable index that the Watcher replaces as a whole when a node appears, disappears or changes
+// its addresses, and each node's latest report is an immutable *Node swapped atomically in its slot. A new report
+// from a known node therefore costs one pointer store, however many nodes there are.
 type Snapshot struct {
-	// Nodes maps node id to node.
-	Nodes map[string]*Node
-	// Taken is when the snapshot was built.
-	Taken time.Time
-
-	byHost    map[string]*Node
-	byAddress map[string]*Node
+	ids   map[string]int // node id → slot
+	hosts map[string]int // host of the node id, then hostname and announced addresses → slot
+	slots []atomic.Pointer[Node]
 }
 
-// NewSnapshot builds a snapshot over nodes, which it keeps and which must not change afterwards.
-func NewSnapshot(nodes map[string]*Node, taken time.Time) *Snapshot {
-	s := &Snapshot{Nodes: nodes, Taken: taken, byHost: map[string]*Node{}, byAddress: map[string]*Node{}}
-	for id, n := range nodes {
-		s.byHost[hostOf(id)] = n
+// NewSnapshot builds a snapshot of nodes. The Watcher builds its own; this is for tests and tools.
+func NewSnapshot(nodes ...*Node) *Snapshot {
+	s := &Snapshot{ids: make(map[string]int, len(nodes)), hosts: make(map[string]int, len(nodes)), slots: make([]atomic.Pointer[Node], len(nodes))}
+	for i, n := range nodes {
+		s.ids[n.Report.NodeID] = i
+		s.slots[i].Store(n)
+	}
+	// Announced names first, so that a node id's own host wins where both claim the same host.
+	for i, n := range nodes {
 		if h := n.Report.Hostname; h != "" {
-			s.byAddress[h] = n
+			s.hosts[h] = i
 		}
 		for _, a := range n.Report.Addresses {
-			s.byAddress[hostOf(a)] = n
+			s.hosts[hostOf(a)] = i
 		}
+	}
+	for i, n := range nodes {
+		s.hosts[hostOf(n.Report.NodeID)] = i
 	}
 	return s
 }
 
-// Lookup finds the node behind an upstream dial address ("host:port"): by exact node id, then by host, then by
-// the hosts and addresses that reports announce. It returns nil when no report matches.
+// Node returns the latest report of node id, or nil.
+func (s *Snapshot) Node(id string) *Node {
+	if s == nil {
+		return nil
+	}
+	if i, ok := s.ids[id]; ok {
+		return s.slots[i].Load()
+	}
+	return nil
+}
+
+// Lookup finds the node behind an upstream dial address ("host:port"): by exact node id, then by the host of a
+// node id, then by the host names and addresses that reports announce. It returns nil when no report matches.
 func (s *Snapshot) Lookup(dial string) *Node {
 	if s == nil {
 		return nil
 	}
-	if n := s.Nodes[dial]; n != nil {
-		return n
+	if i, ok := s.ids[dial]; ok {
+		return s.slots[i].Load()
 	}
-	host := hostOf(dial)
-	if n := s.byHost[host]; n != nil {
-		return n
+	if i, ok := s.hosts[hostOf(dial)]; ok {
+		return s.slots[i].Load()
 	}
-	return s.byAddress[host]
+	return nil
+}
+
+// Len is the number of nodes.
+func (s *Snapshot) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.slots)
+}
+
+// Nodes returns every node, sorted by id. It allocates; use it for display, not per request.
+func (s *Snapshot) Nodes() []*Node {
+	if s == nil {
+		return nil
+	}
+	out := make([]*Node, 0, len(s.slots))
+	for i := range s.slots {
+		if n := s.slots[i].Load(); n != nil {
+			out = append(out, n)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Report.NodeID < out[b].Report.NodeID })
+	return out
+}
+
+// sameIndex reports whether n can replace the node in its slot without rebuilding the index.
+func (s *Snapshot) sameIndex(n *Node) bool {
+	i, ok := s.ids[n.Report.NodeID]
+	if !ok {
+		return false
+	}
+	old := s.slots[i].Load()
+	if old == nil || old.Report.Hostname != n.Report.Hostname || len(old.Report.Addresses) != len(n.Report.Addresses) {
+		return false
+	}
+	for j, a := range old.Report.Addresses {
+		if n.Report.Addresses[j] != a {
+			return false
+		}
+	}
+	return true
 }
 
 func hostOf(addr string) string {

@@ -1,0 +1,190 @@
+package gpustats
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// Defaults of WatcherOptions.
+const (
+	DefaultResync = 10 * time.Second
+	DefaultForget = 10 * time.Minute
+)
+
+// WatcherOptions configures a Watcher. The zero value reads unsigned reports under DefaultPrefix.
+type WatcherOptions struct {
+	// Names sets the key prefix.
+	Names Names
+	// Decoder checks every report; set its Keys to require signed reports.
+	Decoder Decoder
+	// Resync is how often every key is read again, to catch reports written without PUBLISH (SOLLOL's reporter)
+	// and messages missed while disconnected; zero means DefaultResync.
+	Resync time.Duration
+	// Forget drops a node whose key is gone from Redis and whose last report is older than this; zero means
+	// DefaultForget. Until then the last known report stays in the snapshot, and the policy judges it stale.
+	Forget time.Duration
+	// Logger receives connection changes and rejected reports (each reason at most once per Resync); nil: no logs.
+	Logger *zap.Logger
+}
+
+// Watcher keeps a Snapshot of every node's latest report: it subscribes to the update channel first, then reads
+// every key, then applies each published report as it arrives and reads all keys again every Resync. When Redis
+// goes away it keeps the last snapshot, reconnects with backoff and reads everything again.
+type Watcher struct {
+	client redis.UniversalClient
+	opts   WatcherOptions
+	log    *zap.Logger
+
+	snap atomic.Pointer[Snapshot]
+	nodes map[string]*Node // owned by the run goroutine
+
+	connected atomic.Bool
+	accepted  atomic.Uint64
+	rejected  [len(rejectReasons)]atomic.Uint64
+	resyncs   atomic.Uint64
+	lastErr   atomic.Pointer[string]
+	loggedAt  map[string]time.Time
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+// rejectReasons are the counters of WatcherStats.Rejected, in order.
+var rejectReasons = [...]string{RejectTooLarge, RejectMalformed, RejectInvalid, RejectFuture, RejectUnsigned,
+	RejectBadSignature, RejectWrongKey, RejectOutOfOrder}
+
+// WatcherStats are a Watcher's counters since it started.
+type WatcherStats struct {
+	Connected bool
+	Accepted  uint64
+	// Rejected counts reports by reject reason (the Reject constants).
+	Rejected map[string]uint64
+	Resyncs  uint64
+	// LastError is the last Redis error, empty when none occurred.
+	LastError string
+}
+
+// NewWatcher returns a Watcher reading through client, which may be a plain, Sentinel or Cluster client.
+// Call Start to begin and Stop to end.
+func NewWatcher(client redis.UniversalClient, opts WatcherOptions) *Watcher {
+	if opts.Resync <= 0 {
+		opts.Resync = DefaultResync
+	}
+	if opts.Forget <= 0 {
+		opts.Forget = DefaultForget
+	}
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	w := &Watcher{client: client, opts: opts, log: log, nodes: map[string]*Node{}, loggedAt: map[string]time.Time{},
+		done: make(chan struct{})}
+	w.snap.Store(NewSnapshot())
+	return w
+}
+
+// Start runs the watcher in the background until Stop or until ctx ends.
+func (w *Watcher) Start(ctx context.Context) {
+	ctx, w.cancel = context.WithCancel(ctx)
+	go w.run(ctx)
+}
+
+// Stop ends the watcher and waits for its goroutines. It does not close the client.
+func (w *Watcher) Stop() {
+	w.once.Do(func() {
+		if w.cancel != nil {
+			w.cancel()
+			<-w.done
+		}
+	})
+}
+
+// Snapshot returns the current snapshot; it never returns nil and never blocks.
+func (w *Watcher) Snapshot() *Snapshot { return w.snap.Load() }
+
+// Stats returns the watcher's counters.
+func (w *Watcher) Stats() WatcherStats {
+	s := WatcherStats{Connected: w.connected.Load(), Accepted: w.accepted.Load(), Resyncs: w.resyncs.Load(),
+		Rejected: make(map[string]uint64, len(rejectReasons))}
+	for i, r := range rejectReasons {
+		s.Rejected[r] = w.rejected[i].Load()
+	}
+	if e := w.lastErr.Load(); e != nil {
+		s.LastError = *e
+	}
+	return s
+}
+
+func (w *Watcher) run(ctx context.Context) {
+	defer close(w.done)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := w.session(ctx, func() { backoff = 100 * time.Millisecond })
+		if ctx.Err() != nil {
+			return
+		}
+		msg := err.Error()
+		w.lastErr.Store(&msg)
+		if w.connected.Swap(false) {
+			w.log.Warn("lost connection to Redis; routing on last known GPU stats until they go stale", zap.Error(err))
+		} else if backoff == 100*time.Millisecond {
+			w.log.Warn("cannot reach Redis; retrying in the background", zap.Error(err))
+		} else {
+			w.log.Debug("Redis still unreachable", zap.Error(err), zap.Duration("retry_in", backoff))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// session subscribes, reads every key, then applies messages and resyncs until Redis fails or ctx ends.
+func (w *Watcher) session(ctx context.Context, connected func()) error {
+	ps := w.client.Subscribe(ctx, w.opts.Names.Channel())
+	defer ps.Close()
+	// A blocked receive does not watch ctx; closing the subscription ends it.
+	defer context.AfterFunc(ctx, func() { ps.Close() })()
+	if _, err := ps.Receive(ctx); err != nil {
+		return err
+	}
+	if err := w.resync(ctx); err != nil {
+		return err
+	}
+	if !w.connected.Swap(true) {
+		w.log.Info("connected to Redis", zap.String("channel", w.opts.Names.Channel()), zap.Int("nodes", w.Snapshot().Len()))
+	}
+	connected()
+	next := time.Now().Add(w.opts.Resync)
+	for {
+		if !time.Now().Before(next) {
+			if err := w.resync(ctx); err != nil {
+				return err
+			}
+			next = time.Now().Add(w.opts.Resync)
+		}
+		msg, err := ps.ReceiveTimeout(ctx, time.Until(next))
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var ne interface{ Timeout() bool }
+		switch {
+		case err == nil:
+			if m, ok := msg.(*redis.Message); ok {
+				w.apply("", []byte(m.Payload), time.Now())
+			}
+		case errors.As(err, &ne) && ne.Timeout():
+		default:
+			return err
+		}
+	}
+}

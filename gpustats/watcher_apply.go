@@ -1,0 +1,169 @@
+package gpustats
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// scanBatch is how many keys one SCAN step asks for and one MGET reads.
+const scanBatch = 500
+
+// resync reads every report key and applies what it finds, then forgets nodes that are gone and long stale.
+func (w *Watcher) resync(ctx context.Context) error {
+	seen := make(map[string]bool, len(w.nodes))
+	now := time.Now()
+	read := func(ctx context.Context, c redis.Cmdable) error {
+		iter := c.Scan(ctx, 0, w.opts.Names.Pattern(), scanBatch).Iterator()
+		keys := make([]string, 0, scanBatch)
+		flush := func() error {
+			if len(keys) == 0 {
+				return nil
+			}
+			vals, err := w.fetch(ctx, c, keys)
+			if err != nil {
+				return err
+			}
+			for i, v := range vals {
+				if v != nil {
+					id, _ := w.opts.Names.NodeID(keys[i])
+					seen[id] = true
+					w.apply(keys[i], v, now)
+				}
+			}
+			keys = keys[:0]
+			return nil
+		}
+		for iter.Next(ctx) {
+			if _, ok := w.opts.Names.NodeID(iter.Val()); !ok {
+				continue
+			}
+			if keys = append(keys, iter.Val()); len(keys) == scanBatch {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return err
+		}
+		return flush()
+	}
+	var err error
+	if cc, ok := w.client.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return read(ctx, c) })
+	} else {
+		err = read(ctx, w.client)
+	}
+	if err != nil {
+		return fmt.Errorf("reading GPU reports: %w", err)
+	}
+	for id, n := range w.nodes {
+		if !seen[id] && now.Sub(n.Updated) > w.opts.Forget {
+			w.remove(id)
+		}
+	}
+	w.resyncs.Add(1)
+	return nil
+}
+
+// fetch reads keys in one round trip: MGET on one server, a pipeline of GETs on a cluster, where MGET must not
+// span hash slots. Keys that vanished or hold another type come back nil.
+func (w *Watcher) fetch(ctx context.Context, c redis.Cmdable, keys []string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	if _, cluster := w.client.(*redis.ClusterClient); !cluster {
+		vals, err := c.MGet(ctx, keys...).Result()
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range vals {
+			if s, ok := v.(string); ok {
+				out[i] = []byte(s)
+			}
+		}
+		return out, nil
+	}
+	cmds, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Get(ctx, k)
+		}
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		return nil, err
+	}
+	for i, cmd := range cmds {
+		if b, err := cmd.(*redis.StringCmd).Bytes(); err == nil {
+			out[i] = b
+		}
+	}
+	return out, nil
+}
+
+// apply decodes one report, from key (resync) or from the channel (key ""), and installs it if it is newer than
+// what the watcher holds. A tombstone removes the node.
+func (w *Watcher) apply(key string, data []byte, now time.Time) {
+	r, err := w.opts.Decoder.Decode(data, now)
+	if err == nil && key != "" && w.opts.Names.Node(r.NodeID) != key {
+		err = reject(RejectWrongKey, "key %q holds a report of node %q", key, r.NodeID)
+	}
+	if err == nil {
+		if old := w.nodes[r.NodeID]; old != nil && r.Timestamp <= old.Report.Timestamp {
+			if r.Timestamp == old.Report.Timestamp {
+				return // the same report read again
+			}
+			err = reject(RejectOutOfOrder, "report of %q from %s is older than the one held (%s)", r.NodeID,
+				r.Time().Format(time.RFC3339Nano), old.Updated.Format(time.RFC3339Nano))
+		}
+	}
+	if err != nil {
+		w.rejectedReport(key, err, now)
+		return
+	}
+	if r.Tombstone {
+		w.remove(r.NodeID)
+		return
+	}
+	w.accepted.Add(1)
+	n := NewNode(r, now)
+	snap := w.Snapshot()
+	w.nodes[r.NodeID] = n
+	if snap.sameIndex(n) {
+		snap.slots[snap.ids[r.NodeID]].Store(n)
+		return
+	}
+	w.publish()
+}
+
+func (w *Watcher) remove(id string) {
+	if _, ok := w.nodes[id]; ok {
+		delete(w.nodes, id)
+		w.publish()
+	}
+}
+
+// publish replaces the snapshot with one built from w.nodes.
+func (w *Watcher) publish() {
+	nodes := make([]*Node, 0, len(w.nodes))
+	for _, n := range w.nodes {
+		nodes = append(nodes, n)
+	}
+	w.snap.Store(NewSnapshot(nodes...))
+}
+
+func (w *Watcher) rejectedReport(key string, err error, now time.Time) {
+	reason := RejectReason(err)
+	for i, r := range rejectReasons {
+		if r == reason {
+			w.rejected[i].Add(1)
+		}
+	}
+	if last, ok := w.loggedAt[reason]; ok && now.Sub(last) < w.opts.Resync {
+		return
+	}
+	w.loggedAt[reason] = now
+	w.log.Warn("ignoring GPU report", zap.String("key", key), zap.String("reason", reason), zap.Error(err))
+}
