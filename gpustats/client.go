@@ -1,0 +1,77 @@
+package gpustats
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// NewClient connects to the Redis deployment a URL names, without dialling yet:
+//
+//	redis://[user:password@]host:port[/db]           one server (rediss:// for TLS, unix:///path.sock for a socket)
+//	redis-sentinel://[user:pass@]host:port?master_name=mymaster&addr=host2:port   Sentinel (rediss-sentinel:// for TLS)
+//	redis-cluster://[user:pass@]host:port?addr=host2:port&addr=host3:port         Cluster (rediss-cluster:// for TLS)
+//
+// Query parameters set go-redis options by their snake_case names (dial_timeout=3s, …). The password is never part
+// of an error message.
+func NewClient(rawURL string) (redis.UniversalClient, error) {
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	if !ok {
+		return nil, fmt.Errorf("redis URL %q: want redis://host:port, rediss://, redis-sentinel:// or redis-cluster://", Redact(rawURL))
+	}
+	base, mode, _ := strings.Cut(scheme, "-")
+	plain := base + "://" + rest
+	var (
+		c   redis.UniversalClient
+		err error
+	)
+	switch {
+	case base != "redis" && base != "rediss" && !(base == "unix" && mode == ""):
+		err = fmt.Errorf("unknown scheme %q", scheme)
+	case mode == "":
+		var o *redis.Options
+		if o, err = redis.ParseURL(plain); err == nil {
+			c = redis.NewClient(o)
+		}
+	case mode == "sentinel":
+		var o *redis.FailoverOptions
+		if o, err = redis.ParseFailoverURL(plain); err == nil {
+			if o.MasterName == "" {
+				err = fmt.Errorf("master_name query parameter is required")
+			} else {
+				// The sentinel's password is the data node's unless told otherwise, as for redis-cli users.
+				if o.Password == "" {
+					o.Password = o.SentinelPassword
+					o.Username = o.SentinelUsername
+				}
+				c = redis.NewFailoverClient(o)
+			}
+		}
+	case mode == "cluster":
+		var o *redis.ClusterOptions
+		if o, err = redis.ParseClusterURL(plain); err == nil {
+			c = redis.NewClusterClient(o)
+		}
+	default:
+		err = fmt.Errorf("unknown scheme %q", scheme)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redis URL %q: %s", Redact(rawURL), strings.ReplaceAll(err.Error(), rawURL, Redact(rawURL)))
+	}
+	return c, nil
+}
+
+// Redact hides the password of a Redis URL, for logs and errors.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// Do not echo something that may hold a secret but does not parse.
+		if strings.Contains(rawURL, "@") {
+			return "<unparsable URL>"
+		}
+		return rawURL
+	}
+	return u.Redacted()
+}
