@@ -5,17 +5,22 @@ import "github.com/sollol-go/sollol/gpustats"
 // score is the formula in the package documentation: more free memory scores higher, in-flight requests and
 // utilisation lower.
 func (s *Selector) score(freeMB float64, inFlight int, utilizationPct float64) float64 {
-	if !(freeMB > 0) {
-		freeMB = 0
-	}
-	if freeMB > s.cfg.BoostFreeMB {
-		freeMB *= s.cfg.BoostFactor
+	base := 1.0
+	switch {
+	case freeMB > s.cfg.BoostFreeMB:
+		base += freeMB * s.cfg.BoostFactor
+	case freeMB > 0:
+		base += freeMB
+	case freeMB < 0:
+		// Reservations can promise more than a node has: the more short it is, the lower it scores, and the
+		// score stays positive so that the penalties below keep their direction.
+		base = 1 / (1 - freeMB)
 	}
 	if !(utilizationPct > 0) {
 		utilizationPct = 0
 	}
 	utilizationPct = min(utilizationPct, 100)
-	return (1 + freeMB) / (1 + s.cfg.InFlightPenalty*float64(max(inFlight, 0))) *
+	return base / (1 + s.cfg.InFlightPenalty*float64(max(inFlight, 0))) *
 		(1 - s.cfg.UtilizationPenalty*utilizationPct/100)
 }
 
