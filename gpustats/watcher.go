@@ -41,7 +41,7 @@ type Watcher struct {
 	opts   WatcherOptions
 	log    *zap.Logger
 
-	snap atomic.Pointer[Snapshot]
+	snap  atomic.Pointer[Snapshot]
 	nodes map[string]*Node // owned by the run goroutine
 
 	connected atomic.Bool

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -50,7 +51,8 @@ func parseNvidiaSMI(out string) ([]gpustats.GPU, error) {
 		if line == "" {
 			continue
 		}
-		f := strings.Split(line, ",")
+		raw := strings.Split(line, ",")
+		f := slices.Clone(raw)
 		for i := range f {
 			f[i] = strings.TrimSpace(f[i])
 		}
@@ -65,7 +67,7 @@ func parseNvidiaSMI(out string) ([]gpustats.GPU, error) {
 		}
 		g := gpustats.GPU{
 			Index:          index,
-			Name:           strings.Join(f[1:n-7], ","),
+			Name:           strings.TrimSpace(strings.Join(raw[1:n-7], ",")),
 			UUID:           f[n-7],
 			MemoryTotalMB:  parseMeasure(f[n-6], 1),
 			MemoryUsedMB:   parseMeasure(f[n-5], 1),
