@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"time"
 )
 
 // maxToolOutput bounds what is read from a vendor tool; their JSON for a full server is well below.
@@ -25,6 +26,8 @@ func runTool(ctx context.Context, opts Options, name string, args ...string) ([]
 	stdout.max, stderr.max = maxToolOutput, 4096
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// A tool that leaves children holding its output open must not hold the reporter too.
+	cmd.WaitDelay = time.Second
 	err = cmd.Run()
 	if ctx.Err() == context.DeadlineExceeded {
 		return nil, fmt.Errorf("%s did not answer within %s", name, opts.timeout())
