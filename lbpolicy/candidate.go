@@ -17,7 +17,8 @@ type Candidate struct {
 }
 
 // Candidates is the list Select chooses from, read through an interface so that callers can present their own
-// upstream list without copying it on every request. Select calls Len once and At at most twice per index.
+// upstream list without copying it on every request. Select calls Len once and may call At more than once for an
+// index; At must give the same candidate each time during one Select.
 type Candidates interface {
 	Len() int
 	At(i int) Candidate

@@ -33,7 +33,7 @@ type Config struct {
 	// Default 2048 (2 GiB).
 	MinFreeMB float64
 	// BoostFreeMB: a node with more free GPU memory has its free memory counted BoostFactor times. Default 4096
-	// (4 GiB); negative disables the boost.
+	// (4 GiB); negative disables the boost (WithDefaults sets BoostFactor 1).
 	BoostFreeMB float64
 	// BoostFactor multiplies free memory above BoostFreeMB. Default 1.5.
 	BoostFactor float64
@@ -77,10 +77,10 @@ func (c Config) WithDefaults() Config {
 	sizeOrPenalty(&c.UtilizationPenalty, DefaultUtilizationPenalty)
 	sizeOrPenalty(&c.DefaultModelMB, DefaultModelMB)
 	switch {
+	case c.BoostFreeMB < 0:
+		c.BoostFreeMB, c.BoostFactor = 0, 1
 	case c.BoostFreeMB == 0:
 		c.BoostFreeMB = DefaultBoostFreeMB
-	case c.BoostFreeMB < 0:
-		c.BoostFreeMB = math.Inf(1)
 	}
 	if c.BoostFactor == 0 {
 		c.BoostFactor = DefaultBoostFactor

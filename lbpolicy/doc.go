@@ -39,9 +39,11 @@
 //
 // Within a class the highest score wins; exact ties are broken at random, each tied candidate equally likely.
 //
-//	f     = free − reserved                 free GPU memory in MiB, summed over GPUs; 0 when unknown or negative
-//	f'    = f × BoostFactor  if f > BoostFreeMB, else f          (SOLLOL's ×1.5 above 4 GiB)
-//	score = (1 + f') / (1 + InFlightPenalty × in_flight) × (1 − UtilizationPenalty × utilisation / 100)
+//	f     = free − reserved       free GPU memory in MiB, summed over the GPUs, less reservations; 0 when unknown
+//	base  = 1 + f × BoostFactor   if f > BoostFreeMB         (SOLLOL's ×1.5 above 4 GiB)
+//	        1 + f                 if 0 ≤ f ≤ BoostFreeMB
+//	        1 / (1 − f)           if f < 0                   (reservations promised more than the node has)
+//	score = base / (1 + InFlightPenalty × in_flight) × (1 − UtilizationPenalty × utilisation / 100)
 //
 // in_flight is the number of requests the gateway has in flight to the upstream; utilisation is the mean GPU
 // utilisation in percent (0 when unknown). The defaults are InFlightPenalty 1 and UtilizationPenalty 0.5: a

@@ -117,7 +117,8 @@ func TestHerdGuardTTL(t *testing.T) {
 		now  time.Duration
 		want float64
 	}{{10 * time.Second, 8000}, {11 * time.Second, 8000}, {11*time.Second + time.Millisecond, 0}} {
-		if got := s.Reservations().Pending("a", s.reservedSince(a, t0.Add(tc.now))); got != tc.want {
+		r := s.newRequest(Request{}, t0.Add(tc.now), 0)
+		if got := s.Reservations().Pending("a", r.reservedSince(a)); got != tc.want {
 			t.Errorf("pending at t0+%s = %g, want %g", tc.now, got, tc.want)
 		}
 	}

@@ -58,12 +58,25 @@ type verdict struct {
 	needMB float64 // the model's size when it would be loaded cold on a GPU with known memory, else 0
 }
 
-// judge classifies and scores one available candidate. sizeMB is the model's size as known from any node, 0 when
-// none knows it.
-func (s *Selector) judge(c Candidate, model string, now time.Time, sizeMB float64) verdict {
+// request is what judge needs to know about the request, worked out once per Select.
+type request struct {
+	model string
+	// sizeMB is the model's size as known from any node, 0 when none knows it.
+	sizeMB float64
+	// A report is fresh when taken between notBefore and notAfter; reservations before reserveCut have expired.
+	notBefore, notAfter, reserveCut time.Time
+}
+
+func (s *Selector) newRequest(r Request, now time.Time, sizeMB float64) request {
+	return request{model: r.Model, sizeMB: sizeMB, notBefore: now.Add(-s.cfg.StaleAfter),
+		notAfter: now.Add(s.cfg.MaxSkew), reserveCut: now.Add(-s.cfg.ReserveTTL)}
+}
+
+// judge classifies and scores one available candidate.
+func (s *Selector) judge(c Candidate, r *request) verdict {
 	v := verdict{freeMB: math.NaN()}
 	n := c.Node
-	if !s.fresh(n, now) {
+	if !r.fresh(n) {
 		v.class = classNoStats
 		v.score = s.score(0, c.InFlight, 0)
 		return v
@@ -74,6 +87,7 @@ func (s *Selector) judge(c Candidate, model string, now time.Time, sizeMB float6
 		extra |= classDraining
 	}
 	resident, installed := false, false
+	model := r.model
 	if model != "" {
 		lm, loaded := n.Loaded(model)
 		resident = loaded && lm.SizeVRAMMB > 0
@@ -95,7 +109,7 @@ func (s *Selector) judge(c Candidate, model string, now time.Time, sizeMB float6
 			v.class = classMemoryUnknownInstalled
 		}
 	default:
-		v.freeMB = n.FreeMB - s.res.Pending(n.Report.NodeID, s.reservedSince(n, now))
+		v.freeMB = n.FreeMB - s.res.Pending(n.Report.NodeID, r.reservedSince(n))
 		scoreMB = v.freeMB
 		overwhelmed := v.freeMB < s.cfg.MinFreeMB
 		switch {
@@ -106,7 +120,7 @@ func (s *Selector) judge(c Candidate, model string, now time.Time, sizeMB float6
 		case model == "":
 			v.class = classFits
 		default:
-			v.needMB = s.needMB(n, model, sizeMB)
+			v.needMB = s.needMB(n, model, r.sizeMB)
 			fits := v.needMB+s.cfg.HeadroomMB <= v.freeMB
 			switch {
 			case fits && !overwhelmed:
@@ -127,20 +141,16 @@ func (s *Selector) judge(c Candidate, model string, now time.Time, sizeMB float6
 	return v
 }
 
-// fresh reports whether n is a report Select may trust at now.
-func (s *Selector) fresh(n *gpustats.Node, now time.Time) bool {
-	if n == nil || n.Report == nil {
-		return false
-	}
-	age := n.Age(now)
-	return age <= s.cfg.StaleAfter && age >= -s.cfg.MaxSkew
+// fresh reports whether n is a report Select may trust.
+func (r *request) fresh(n *gpustats.Node) bool {
+	return n != nil && n.Report != nil && !n.Updated.Before(r.notBefore) && !n.Updated.After(r.notAfter)
 }
 
-// reservedSince is the time after which reservations on n still count at now: those made before n's report was
-// taken are in the report already, and those older than ReserveTTL have expired.
-func (s *Selector) reservedSince(n *gpustats.Node, now time.Time) time.Time {
-	if t := now.Add(-s.cfg.ReserveTTL); t.After(n.Updated) {
-		return t
+// reservedSince is the time after which reservations on n still count: those made before n's report was taken
+// are in the report already, and those before reserveCut have expired.
+func (r *request) reservedSince(n *gpustats.Node) time.Time {
+	if r.reserveCut.After(n.Updated) {
+		return r.reserveCut
 	}
 	return n.Updated
 }

@@ -16,7 +16,8 @@ type Selector struct {
 
 // NewSelector returns a Selector with cfg (defaults filled in, see Config.WithDefaults). res holds the herd
 // guard's reservations and may be shared by Selectors that route to the same nodes, for example across config
-// reloads; nil starts empty. rand breaks ties; nil uses math/rand/v2.
+// reloads; nil starts empty. rand breaks ties and must be safe for concurrent use; nil uses math/rand/v2, which
+// is.
 func NewSelector(cfg Config, res *Reservations, rand func() uint64) *Selector {
 	if res == nil {
 		res = new(Reservations)
@@ -63,6 +64,7 @@ func (s *Selector) Select(cs Candidates, req Request) Decision {
 	if req.Model != "" {
 		sizeMB = knownSizeMB(cs, req.Model)
 	}
+	r := s.newRequest(req, now, sizeMB)
 	d := Decision{Index: -1, FreeMB: math.NaN()}
 	var best verdict
 	var ties uint64
@@ -72,7 +74,7 @@ func (s *Selector) Select(cs Candidates, req Request) Decision {
 			continue
 		}
 		d.Available++
-		v := s.judge(c, req.Model, now, sizeMB)
+		v := s.judge(c, &r)
 		if v.fresh {
 			d.Fresh++
 		}
@@ -100,7 +102,7 @@ func (s *Selector) Select(cs Candidates, req Request) Decision {
 		node := cs.At(d.Index).Node
 		d.NodeID = node.Report.NodeID
 		if best.needMB > 0 {
-			s.res.Reserve(d.NodeID, best.needMB, now, s.reservedSince(node, now))
+			s.res.Reserve(d.NodeID, best.needMB, now, r.reservedSince(node))
 			d.ReservedMB = best.needMB
 		}
 	}
