@@ -1,6 +1,8 @@
 // Package lbpolicy is the vram_aware policy's decision: given the upstreams, the latest GPU report of each, and
 // the model a request names, it chooses the upstream to send the request to, and says why. It is a pure function
-// of its inputs plus the herd guard's reservations: no Redis, no Caddy, no I/O, no locks, no allocation.
+// of its inputs plus the herd guard's reservations: no Redis, no Caddy, no I/O, and O(n) in the candidates. It
+// takes no locks and allocates nothing, except once per node: the first reservation on a node adds the node's
+// slot under a mutex (see Reservations).
 //
 // # How an upstream is chosen
 //
