@@ -82,3 +82,5 @@ func writeExec(t *testing.T, dir, name, script string) {
 		t.Fatal(err)
 	}
 }
+
+func itoa(i int) string { return fmt.Sprint(i) }

@@ -121,4 +121,3 @@ func nvmlReturnText(ret nvml.Return) string {
 	}
 	return fmt.Sprintf("NVML error %d", int32(ret))
 }
-

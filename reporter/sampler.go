@@ -68,13 +68,15 @@ func (o Options) logger() *zap.Logger {
 // opener makes a sampler ready or says why it cannot be used on this node.
 type opener func(ctx context.Context, opts Options) (Sampler, error)
 
-// samplers is the table Open chooses from, in the order "auto" tries them. auto is false for those that
-// detection must never pick by itself.
-var samplers = []struct {
+// samplerEntry is one row of the samplers table. auto is false for a sampler that detection must never pick.
+type samplerEntry struct {
 	name string
 	open opener
 	auto bool
-}{
+}
+
+// samplers is the table Open chooses from, in the order "auto" tries them.
+var samplers = []samplerEntry{
 	{"nvml", openNVML, true},
 	{"nvidia-smi", openNvidiaSMI, true},
 	{"amd", openAMDSysfs, true},
