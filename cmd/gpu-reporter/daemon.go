@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/sollol-go/sollol/gpustats"
+	"github.com/sollol-go/sollol/reporter"
+)
+
+func runDaemon(args []string, stdout, stderr io.Writer) int {
+	c := newFlagSet("gpu-reporter", stderr)
+	if err := c.parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "gpu-reporter: %v\n", err)
+		return exitUsage
+	}
+	if c.showVersion {
+		printVersion(stdout)
+		return exitOK
+	}
+	log, err := newLogger(c.logLevel, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "gpu-reporter: %v\n", err)
+		return exitUsage
+	}
+	defer log.Sync()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := daemon(ctx, c, stdout, log); err != nil {
+		log.Error(err.Error())
+		return exitError
+	}
+	return exitOK
+}
+
+func daemon(ctx context.Context, c *config, stdout io.Writer, log *zap.Logger) error {
+	var key []byte
+	if c.hmacKeyFile != "" {
+		k, err := readSecretFile(c.hmacKeyFile)
+		if err != nil {
+			return fmt.Errorf("reading the HMAC key: %w", err)
+		}
+		key = k
+	}
+	nodeID := c.nodeID
+	if nodeID == "" {
+		id, err := reporter.DefaultNodeID(c.ollamaURL)
+		if err != nil {
+			return fmt.Errorf("cannot find this host's address for the node id (%v): set --node-id", err)
+		}
+		nodeID = id
+	}
+	sampler, err := reporter.Open(ctx, c.sampler, reporter.Options{SimState: c.simState, Logger: log})
+	if err != nil {
+		return err
+	}
+	var client *redis.Client
+	if !c.json {
+		opts, err := redisOptions(c)
+		if err != nil {
+			return err
+		}
+		client = redis.NewClient(opts)
+		defer client.Close()
+	}
+	cfg := reporter.Config{
+		NodeID:    nodeID,
+		Addresses: reporter.LocalAddresses(),
+		Interval:  c.interval,
+		Sampler:   sampler,
+		Ollama:    &reporter.OllamaProbe{URL: c.ollamaURL},
+		Draining:  drainingFunc(c),
+		Logger:    log,
+	}
+	if client != nil {
+		cfg.Publisher = gpustats.NewPublisher(client, gpustats.PublisherOptions{Key: key})
+	}
+	rep, err := reporter.New(cfg)
+	if err != nil {
+		return err
+	}
+	switch {
+	case c.json:
+		b, err := gpustats.Encode(rep.Collect(ctx), key)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	case c.once:
+		r, err := rep.PublishOnce(ctx)
+		if err != nil {
+			return err
+		}
+		log.Info("published one report", zap.String("node_id", r.NodeID), zap.String("redis", client.Options().Addr))
+		return nil
+	}
+	log.Info("gpu-reporter started", zap.String("version", versionString()), zap.String("node_id", nodeID),
+		zap.String("sampler", sampler.Name()), zap.String("redis", client.Options().Addr),
+		zap.Duration("interval", c.interval), zap.Bool("signed", key != nil))
+	return rep.Run(ctx)
+}
+
+// redisOptions builds the client options from --redis-url, or --redis-host and --redis-port, and the password
+// flags. The client fails fast and does not retry: the reporter's own loop retries with a backoff.
+func redisOptions(c *config) (*redis.Options, error) {
+	var opts *redis.Options
+	if c.redisURL != "" {
+		o, err := redis.ParseURL(c.redisURL)
+		if err != nil {
+			// ParseURL's errors may quote the URL, password included.
+			return nil, errors.New("--redis-url is not a redis:// or rediss:// URL")
+		}
+		opts = o
+	} else {
+		opts = &redis.Options{Addr: net.JoinHostPort(c.redisHost, strconv.Itoa(c.redisPort))}
+	}
+	switch {
+	case c.redisPassword != "":
+		opts.Password = c.redisPassword
+	case c.redisPassFile != "":
+		p, err := readSecretFile(c.redisPassFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the Redis password: %w", err)
+		}
+		opts.Password = string(p)
+	}
+	opts.DialTimeout = 2 * time.Second
+	opts.ReadTimeout = 2 * time.Second
+	opts.WriteTimeout = 2 * time.Second
+	opts.MaxRetries = -1
+	opts.DialerRetries = 1
+	opts.PoolSize = 2
+	return opts, nil
+}
+
+// drainingFunc reports draining while --drain is set or the drain file exists.
+func drainingFunc(c *config) func() bool {
+	return func() bool {
+		if c.drain {
+			return true
+		}
+		_, err := os.Stat(c.drainFile)
+		return err == nil
+	}
+}

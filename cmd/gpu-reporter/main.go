@@ -1,0 +1,61 @@
+// Command gpu-reporter publishes this node's GPU memory, utilisation and Ollama models to Redis every few seconds,
+// for the vram_aware load-balancing policy of SOLLOL for Caddy (and for SOLLOL's own Python gateway, which reads
+// the same keys).
+//
+// Usage:
+//
+//	gpu-reporter [flags]            run until SIGINT/SIGTERM, then delete this node's key (tombstone)
+//	gpu-reporter --once --json      print one report as JSON and exit, touching nothing
+//	gpu-reporter install [flags]    write and start a systemd user unit running gpu-reporter with these flags
+//	gpu-reporter drain [--off]      mark this node draining (or not) from its next report on
+//
+// Every flag can also be set through an environment variable (see --help); a flag on the command line wins.
+// docs/gpu-reporter.md has the whole guide.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3"; otherwise the module version is used.
+var version = ""
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "install":
+			return runInstall(args[1:], stdout, stderr)
+		case "drain":
+			return runDrain(args[1:], stdout, stderr)
+		}
+	}
+	return runDaemon(args, stdout, stderr)
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+func printVersion(w io.Writer) {
+	fmt.Fprintf(w, "gpu-reporter %s\n", versionString())
+}
