@@ -1,0 +1,282 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/sollol-go/sollol/gpustats"
+	"github.com/sollol-go/sollol/lbpolicy"
+)
+
+func init() {
+	caddy.RegisterModule(new(VRAMAware))
+}
+
+// VRAMAware is a selection policy for Ollama upstreams that knows each node's GPU memory. It reads the reports
+// that gpu-reporter (or SOLLOL's reporter) publishes to Redis and sends each request to the upstream that holds
+// the requested model in VRAM, or has the room to load it, or is most able to make room. Caddy's health checks,
+// in-flight counts and retries stay in charge around it. When no available upstream has a fresh report the
+// fallback policy decides, so the proxy keeps serving when Redis or the reporters are down.
+type VRAMAware struct {
+	// Redis is the URL of the Redis deployment holding the reports: redis://[user:password@]host:port[/db],
+	// rediss:// for TLS, redis-sentinel://…?master_name=NAME or redis-cluster://…. Placeholders such as
+	// {env.REDIS_PASSWORD} are replaced when the config loads.
+	Redis string `json:"redis,omitempty"`
+	// Prefix of the report keys and channel; default "sollol:gpu:".
+	Prefix string `json:"prefix,omitempty"`
+	// HMACKeys, when set, make the policy accept only reports signed with one of these keys (two during a
+	// rotation). Placeholders are replaced.
+	HMACKeys []string `json:"hmac_keys,omitempty"`
+	// HMACKeyFiles are files holding such keys (surrounding whitespace is trimmed).
+	HMACKeyFiles []string `json:"hmac_key_files,omitempty"`
+	// StaleAfter is the age beyond which a report is not trusted; default 15s.
+	StaleAfter caddy.Duration `json:"stale_after,omitempty"`
+	// Resync is how often every report is read again from Redis; default 10s.
+	Resync caddy.Duration `json:"resync,omitempty"`
+	// MinFree in bytes: a node with less free GPU memory is overwhelmed and chosen only when nothing else
+	// qualifies; default 2 GiB.
+	MinFree int64 `json:"min_free,omitempty"`
+	// BoostFree in bytes: free memory above it counts 1.5 times; default 4 GiB.
+	BoostFree int64 `json:"boost_free,omitempty"`
+	// Headroom in bytes is kept free beyond a model's size when deciding whether it fits; default 512 MiB.
+	Headroom int64 `json:"headroom,omitempty"`
+	// ModelFrom says where the requested model is read: "body" (default: the "model" member of a JSON POST to
+	// Ollama's or the OpenAI-compatible API), "header" (the header ModelHeader) or "off".
+	ModelFrom string `json:"model_from,omitempty"`
+	// ModelHeader is the request header naming the model when ModelFrom is "header".
+	ModelHeader string `json:"model_header,omitempty"`
+	// MaxBody is how many bytes of a request body are read to find the model; default 1 MiB.
+	MaxBody int64 `json:"max_body,omitempty"`
+	// Nodes maps an upstream dial address to the node id its reports carry, for upstreams that reach a node under
+	// another name than the one it reports.
+	Nodes map[string]string `json:"nodes,omitempty"`
+	// FallbackRaw is the policy that decides when no available upstream has a fresh report; default least_conn.
+	FallbackRaw json.RawMessage `json:"fallback,omitempty" caddy:"namespace=http.reverse_proxy.selection_policies inline_key=policy"`
+
+	fallback    reverseproxy.Selector
+	selector    *lbpolicy.Selector
+	shared      *sharedWatcher
+	modelFrom   string
+	modelHeader string
+	log         *zap.Logger
+	pool        sync.Pool // *upstreamCandidates
+}
+
+// CaddyModule returns the Caddy module information.
+func (*VRAMAware) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.reverse_proxy.selection_policies.vram_aware",
+		New: func() caddy.Module { return new(VRAMAware) },
+	}
+}
+
+// Provision fills in defaults, loads the fallback policy and joins (or starts) the watcher of the Redis target.
+func (p *VRAMAware) Provision(ctx caddy.Context) error {
+	p.log = ctx.Logger()
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("vram_aware: registering metrics: %w", err)
+	}
+	if p.FallbackRaw == nil {
+		p.FallbackRaw = caddyconfig.JSONModuleObject(reverseproxy.LeastConnSelection{}, "policy", "least_conn", nil)
+	}
+	mod, err := ctx.LoadModule(p, "FallbackRaw")
+	if err != nil {
+		return fmt.Errorf("vram_aware: loading fallback policy: %w", err)
+	}
+	p.fallback = mod.(reverseproxy.Selector)
+
+	p.modelFrom = p.ModelFrom
+	if p.modelFrom == "" {
+		p.modelFrom = modelFromBody
+	}
+	p.modelHeader = textproto.CanonicalMIMEHeaderKey(p.ModelHeader)
+	if p.MaxBody == 0 {
+		p.MaxBody = 1 << 20
+	}
+	if err := p.validate(); err != nil {
+		return err
+	}
+	cfg := lbpolicy.Config{StaleAfter: time.Duration(p.StaleAfter), MinFreeMB: mib(p.MinFree),
+		BoostFreeMB: mib(p.BoostFree), HeadroomMB: mib(p.Headroom)}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("vram_aware: %w", err)
+	}
+
+	var res *lbpolicy.Reservations
+	if p.Redis != "" {
+		repl := caddy.NewReplacer()
+		keys, err := p.hmacKeys(repl)
+		if err != nil {
+			return err
+		}
+		url := repl.ReplaceKnown(p.Redis, "")
+		resync := time.Duration(p.Resync)
+		if p.shared, err = acquireWatcher(url, p.Prefix, keys, resync, p.log); err != nil {
+			return fmt.Errorf("vram_aware: redis %s: %w", gpustats.Redact(url), err)
+		}
+		res = p.shared.res
+		p.shared.stale.Store(int64(cfg.WithDefaults().StaleAfter))
+	}
+	p.selector = lbpolicy.NewSelector(cfg, res, nil)
+	p.pool.New = func() any { return new(upstreamCandidates) }
+	return nil
+}
+
+// hmacKeys gathers the keys from hmac_key and hmac_key_file.
+func (p *VRAMAware) hmacKeys(repl *caddy.Replacer) ([][]byte, error) {
+	var keys [][]byte
+	for _, k := range p.HMACKeys {
+		if k = repl.ReplaceKnown(k, ""); k == "" {
+			return nil, fmt.Errorf("vram_aware: hmac_key is empty after replacing placeholders")
+		}
+		keys = append(keys, []byte(k))
+	}
+	for _, f := range p.HMACKeyFiles {
+		b, err := os.ReadFile(repl.ReplaceKnown(f, ""))
+		if err != nil {
+			return nil, fmt.Errorf("vram_aware: hmac_key_file: %w", err)
+		}
+		k := strings.TrimSpace(string(b))
+		if k == "" {
+			return nil, fmt.Errorf("vram_aware: hmac_key_file %s is empty", f)
+		}
+		keys = append(keys, []byte(k))
+	}
+	return keys, nil
+}
+
+// Validate checks the configuration; every error names the directive at fault.
+func (p *VRAMAware) Validate() error { return p.validate() }
+
+func (p *VRAMAware) validate() error {
+	switch {
+	case p.StaleAfter < 0:
+		return fmt.Errorf("vram_aware: stale_after %s must be positive", time.Duration(p.StaleAfter))
+	case p.Resync < 0:
+		return fmt.Errorf("vram_aware: resync %s must be positive", time.Duration(p.Resync))
+	case p.MinFree < 0 || p.BoostFree < 0 || p.Headroom < 0:
+		return fmt.Errorf("vram_aware: min_free, boost_free and headroom must not be negative")
+	case p.MaxBody < 0:
+		return fmt.Errorf("vram_aware: max_body %d must not be negative", p.MaxBody)
+	}
+	switch p.ModelFrom {
+	case "", modelFromBody, modelFromOff:
+	case modelFromHeader:
+		if p.ModelHeader == "" {
+			return fmt.Errorf("vram_aware: model_from header needs a header name")
+		}
+	default:
+		return fmt.Errorf("vram_aware: model_from %q: want body, header <name> or off", p.ModelFrom)
+	}
+	if p.Redis != "" && !strings.Contains(p.Redis, "{") {
+		c, err := gpustats.NewClient(p.Redis)
+		if err != nil {
+			return fmt.Errorf("vram_aware: redis: %w", err)
+		}
+		c.Close()
+	}
+	for up, id := range p.Nodes {
+		if up == "" || id == "" {
+			return fmt.Errorf("vram_aware: node %q %q: want node <upstream> <node_id>", up, id)
+		}
+	}
+	return nil
+}
+
+// Cleanup releases the watcher; the last configuration using a Redis target stops it.
+func (p *VRAMAware) Cleanup() error {
+	releaseWatcher(p.shared)
+	p.shared = nil
+	return nil
+}
+
+// Select chooses the upstream for r: the lbpolicy decision over every upstream's latest report, or the fallback
+// policy when no available upstream has a fresh one.
+func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter) *reverseproxy.Upstream {
+	model, modelRef := p.requestModel(r)
+	now := time.Now()
+	snap := p.snapshot()
+	cs := p.pool.Get().(*upstreamCandidates)
+	cs.pool, cs.snap, cs.nodes = pool, snap, p.Nodes
+	d := p.selector.Select(cs, lbpolicy.Request{Model: model, Now: now})
+	cs.pool, cs.snap = nil, nil
+	p.pool.Put(cs)
+
+	var up *reverseproxy.Upstream
+	if d.Index >= 0 {
+		up = pool[d.Index]
+	} else {
+		up = p.fallback.Select(pool, r, w)
+	}
+	var nodeRef *string
+	if n := snap.Node(d.NodeID); n != nil {
+		nodeRef = &n.Report.NodeID
+	}
+	p.record(up, nodeRef, modelRef, r, d, now)
+	return up
+}
+
+func (p *VRAMAware) snapshot() *gpustats.Snapshot {
+	if p.shared == nil {
+		return nil
+	}
+	return p.shared.watcher.Snapshot()
+}
+
+// record counts the decision and logs it at debug level.
+func (p *VRAMAware) record(up *reverseproxy.Upstream, node, model *string, r *http.Request, d lbpolicy.Decision, now time.Time) {
+	dial, dialRef := "", (*string)(nil)
+	if up != nil {
+		dial, dialRef = up.Dial, &up.Dial
+	}
+	observeSelection(dial, d.Reason)
+	decisions.add(dialRef, node, model, d, now)
+	if ce := p.log.Check(zapcore.DebugLevel, "vram_aware decision"); ce != nil {
+		ce.Write(zap.String("upstream", dial), zap.String("reason", d.Reason.String()),
+			zap.String("node", d.NodeID), zap.Float64("score", d.Score), zap.Float64("free_mb", d.FreeMB),
+			zap.Float64("reserved_mb", d.ReservedMB), zap.Int("available", d.Available), zap.Int("fresh", d.Fresh),
+			zap.String("model", deref(model)), zap.String("uri", r.RequestURI))
+	}
+}
+
+// upstreamCandidates presents Caddy's upstreams to lbpolicy without copying them.
+type upstreamCandidates struct {
+	pool  reverseproxy.UpstreamPool
+	snap  *gpustats.Snapshot
+	nodes map[string]string
+}
+
+func (c *upstreamCandidates) Len() int { return len(c.pool) }
+
+func (c *upstreamCandidates) At(i int) lbpolicy.Candidate {
+	u := c.pool[i]
+	n := c.snap.Lookup(u.Dial)
+	if n == nil && c.nodes != nil {
+		if id, ok := c.nodes[u.Dial]; ok {
+			n = c.snap.Node(id)
+		}
+	}
+	return lbpolicy.Candidate{Node: n, Available: u.Available(), InFlight: u.NumRequests()}
+}
+
+func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }
+
+// Interface guards
+var (
+	_ reverseproxy.Selector = (*VRAMAware)(nil)
+	_ caddy.Provisioner     = (*VRAMAware)(nil)
+	_ caddy.Validator       = (*VRAMAware)(nil)
+	_ caddy.CleanerUpper    = (*VRAMAware)(nil)
+)
