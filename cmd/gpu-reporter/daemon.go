@@ -95,6 +95,12 @@ func daemon(ctx context.Context, c *config, stdout io.Writer, log *zap.Logger) e
 	if err != nil {
 		return err
 	}
+	if c.json || c.once {
+		// Run closes the sampler itself; these one-shot paths must not leave NVML initialised.
+		if cl, ok := sampler.(io.Closer); ok {
+			defer cl.Close()
+		}
+	}
 	switch {
 	case c.json:
 		b, err := gpustats.Encode(rep.Collect(ctx), key)
