@@ -25,6 +25,7 @@ import (
 //		model_from   body | header <name> | off
 //		max_body     <size>
 //		node         <upstream> <node_id>  # repeatable
+//		decision_header <name>
 //		fallback     <policy> [{ … }]
 //	}
 func (p *VRAMAware) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -35,7 +36,7 @@ func (p *VRAMAware) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for d.NextBlock(0) {
 		name := d.Val()
 		switch name {
-		case "redis", "prefix", "hmac_key", "hmac_key_file":
+		case "redis", "prefix", "hmac_key", "hmac_key_file", "decision_header":
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
@@ -49,6 +50,8 @@ func (p *VRAMAware) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				p.HMACKeys = append(p.HMACKeys, v)
 			case "hmac_key_file":
 				p.HMACKeyFiles = append(p.HMACKeyFiles, v)
+			case "decision_header":
+				p.DecisionHeader = v
 			}
 		case "stale_after", "resync":
 			if !d.NextArg() {

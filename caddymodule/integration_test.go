@@ -326,3 +326,20 @@ func TestAdaptCaddyfileExample(t *testing.T) {
 	}
 	caddytest.AssertAdapt(t, in, "caddyfile", want)
 }
+
+func TestDecisionHeader(t *testing.T) {
+	rds := redistest.Start(t)
+	a, b := newOllama(t, "a"), newOllama(t, "b")
+	g := startGateway(t, "redis "+rds.URL()+"\ndecision_header X-Vram-Aware", a, b)
+	publish(t, rds, map[*ollama]nodeSpec{a: {free: 12000, loaded: []string{"llama3.1:8b"}}, b: {free: 20000}})
+	want := "node=" + a.addr() + "; reason=resident; upstream=" + a.addr()
+	until(t, want, func() string {
+		resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/api/chat", g.httpPort), "application/json",
+			strings.NewReader(`{"model":"llama3.1:8b"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Vram-Aware")
+	})
+}

@@ -62,6 +62,9 @@ type VRAMAware struct {
 	// Nodes maps an upstream dial address to the node id its reports carry, for upstreams that reach a node under
 	// another name than the one it reports.
 	Nodes map[string]string `json:"nodes,omitempty"`
+	// DecisionHeader, when set, names a response header that tells the client which node was chosen and why,
+	// such as "node=10.0.0.5:11434; reason=resident; upstream=10.0.0.5:11434". Off by default.
+	DecisionHeader string `json:"decision_header,omitempty"`
 	// FallbackRaw is the policy that decides when no available upstream has a fresh report; default least_conn.
 	FallbackRaw json.RawMessage `json:"fallback,omitempty" caddy:"namespace=http.reverse_proxy.selection_policies inline_key=policy"`
 
@@ -225,6 +228,9 @@ func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w ht
 		nodeRef = &n.Report.NodeID
 	}
 	p.record(up, nodeRef, modelRef, r, d, now)
+	if p.DecisionHeader != "" && w != nil && up != nil {
+		w.Header().Set(p.DecisionHeader, "node="+d.NodeID+"; reason="+d.Reason.String()+"; upstream="+up.Dial)
+	}
 	return up
 }
 
