@@ -1,0 +1,130 @@
+package ollamasim
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// GPU is one simulated device.
+type GPU struct {
+	// Name is the device name the reporter publishes, such as "NVIDIA GeForce RTX 4090".
+	Name string `json:"name"`
+	// VRAMMB is the device memory in MiB.
+	VRAMMB float64 `json:"vram_mb"`
+}
+
+// Defaults of Config.
+const (
+	DefaultKeepAlive     = 5 * time.Minute
+	DefaultNumParallel   = 4
+	DefaultMaxQueue      = 512
+	DefaultLoadMBps      = 2000
+	DefaultLoadBase      = time.Second
+	DefaultTokens        = 200
+	DefaultChunkTokens   = 25
+	DefaultStateEvery    = 100 * time.Millisecond
+	DefaultVersion       = "0.0.0-ollamasim"
+	maxTokensPerResponse = 1 << 20
+)
+
+// Config describes one simulated node. The zero values of the optional fields are Ollama's defaults.
+type Config struct {
+	// Name names the node in logs and errors.
+	Name string
+	// GPUs are the node's devices; at least one.
+	GPUs []GPU
+	// Models are the installed models.
+	Models []Model
+	// Speed scales generation: 2 generates twice as fast as the models' TokensPerSec; zero means 1.
+	Speed float64
+	// LoadMBps is how fast a cold model loads, in MiB per simulated second; zero means DefaultLoadMBps.
+	LoadMBps float64
+	// LoadBase is added to every cold load (starting the runner); zero means DefaultLoadBase.
+	LoadBase time.Duration
+	// MaxLoaded is OLLAMA_MAX_LOADED_MODELS; zero means Ollama's default, three per GPU.
+	MaxLoaded int
+	// NumParallel is OLLAMA_NUM_PARALLEL, the requests one loaded model serves at a time; zero means
+	// DefaultNumParallel.
+	NumParallel int
+	// MaxQueue is OLLAMA_MAX_QUEUE, the requests a node accepts beyond those being served before it answers
+	// 503; zero means DefaultMaxQueue.
+	MaxQueue int
+	// KeepAlive is OLLAMA_KEEP_ALIVE, how long an idle model stays loaded; zero means DefaultKeepAlive, negative
+	// forever. A request's keep_alive overrides it.
+	KeepAlive time.Duration
+	// Tokens is how many tokens a response has when the request sets no limit; zero means DefaultTokens.
+	Tokens int
+	// ChunkTokens is how many tokens one streamed chunk carries; zero means DefaultChunkTokens.
+	ChunkTokens int
+	// Clock is the simulated time; nil means real time.
+	Clock *Clock
+	// StateFile, when set, is where the node keeps its reporter.SimState for gpu-reporter's "sim" sampler.
+	StateFile string
+	// StateEvery is the wall-clock period at which idle models are unloaded and StateFile refreshed; zero means
+	// DefaultStateEvery.
+	StateEvery time.Duration
+	// Version is what /api/version answers; empty means DefaultVersion.
+	Version string
+}
+
+func (c *Config) setDefaults() error {
+	if len(c.GPUs) == 0 {
+		return errors.New("ollamasim: a node needs at least one GPU")
+	}
+	for _, g := range c.GPUs {
+		if !(g.VRAMMB > 0) {
+			return fmt.Errorf("ollamasim: GPU %q: vram_mb must be positive", g.Name)
+		}
+	}
+	seen := map[string]bool{}
+	models := make([]Model, len(c.Models))
+	for i, m := range c.Models {
+		if err := m.validate(); err != nil {
+			return fmt.Errorf("ollamasim: %w", err)
+		}
+		m.Name = CanonicalName(m.Name)
+		if seen[m.Name] {
+			return fmt.Errorf("ollamasim: model %s listed twice", m.Name)
+		}
+		seen[m.Name] = true
+		models[i] = m
+	}
+	c.Models = models
+	if c.Speed < 0 || c.LoadMBps < 0 || c.LoadBase < 0 || c.MaxLoaded < 0 || c.NumParallel < 0 || c.MaxQueue < 0 ||
+		c.Tokens < 0 || c.ChunkTokens < 0 || c.StateEvery < 0 {
+		return errors.New("ollamasim: speeds, counts and durations must not be negative")
+	}
+	setIfZero(&c.Speed, 1)
+	setIfZero(&c.LoadMBps, DefaultLoadMBps)
+	setIfZero(&c.LoadBase, DefaultLoadBase)
+	setIfZero(&c.MaxLoaded, 3*len(c.GPUs))
+	setIfZero(&c.NumParallel, DefaultNumParallel)
+	setIfZero(&c.MaxQueue, DefaultMaxQueue)
+	setIfZero(&c.KeepAlive, DefaultKeepAlive)
+	setIfZero(&c.Tokens, DefaultTokens)
+	setIfZero(&c.ChunkTokens, DefaultChunkTokens)
+	setIfZero(&c.StateEvery, DefaultStateEvery)
+	setIfZero(&c.Version, DefaultVersion)
+	if c.Clock == nil {
+		c.Clock = NewClock(1)
+	}
+	return nil
+}
+
+func setIfZero[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// loadTime is how long a cold load of m takes.
+func (c *Config) loadTime(m *Model) time.Duration {
+	return c.LoadBase + time.Duration(m.footprintMB()/c.LoadMBps*float64(time.Second))
+}
+
+// genTime is how long generating tokens of m takes.
+func (c *Config) genTime(m *Model, tokens int) time.Duration {
+	return time.Duration(float64(tokens) / (m.tokensPerSec() * c.Speed) * float64(time.Second))
+}
