@@ -54,7 +54,8 @@ func nodeReport(id string, free float64, loaded ...string) *gpustats.Report {
 // in-flight counts, and reports from a real Redis.
 func TestSelectWithRealPool(t *testing.T) {
 	rds := redistest.Start(t)
-	p := &caddymodule.VRAMAware{Redis: rds.URL(), ModelFrom: "header", ModelHeader: "X-Model"}
+	// Polling is off: these upstreams are not on this machine.
+	p := &caddymodule.VRAMAware{Redis: rds.URL(), ModelFrom: "header", ModelHeader: "X-Model", OllamaPollOff: true}
 	provision(t, p)
 	pool := upstreams("10.1.0.1:11434", "10.1.0.2:11434", "gpu3.example:11434")
 	pub := gpustats.NewPublisher(rds.Client(), gpustats.PublisherOptions{})
@@ -63,7 +64,11 @@ func TestSelectWithRealPool(t *testing.T) {
 		nodeReport("10.1.0.1:11434", 3000, "llama3:latest"),
 		nodeReport("10.1.0.2:11434", 20000),
 		// Reported under another id: found through the announced addresses.
-		func() *gpustats.Report { r := nodeReport("node-3:11434", 22000); r.Addresses = []string{"gpu3.example"}; return r }(),
+		func() *gpustats.Report {
+			r := nodeReport("node-3:11434", 22000)
+			r.Addresses = []string{"gpu3.example"}
+			return r
+		}(),
 	} {
 		if err := pub.Publish(ctx, r); err != nil {
 			t.Fatal(err)
@@ -98,7 +103,7 @@ func TestSelectWithRealPool(t *testing.T) {
 
 func TestSelectWithoutReportsUsesFallback(t *testing.T) {
 	rds := redistest.Start(t)
-	p := &caddymodule.VRAMAware{Redis: rds.URL(), FallbackRaw: json.RawMessage(`{"policy":"first"}`)}
+	p := &caddymodule.VRAMAware{Redis: rds.URL(), FallbackRaw: json.RawMessage(`{"policy":"first"}`), OllamaPollOff: true}
 	provision(t, p)
 	pool := upstreams("10.2.0.1:11434", "10.2.0.2:11434")
 	for range 20 {
