@@ -9,6 +9,7 @@ package gpustats
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -132,9 +133,10 @@ func (m *Measure) UnmarshalJSON(b []byte) error {
 		*m = Unknown
 		return nil
 	}
-	var f float64
-	if err := json.Unmarshal(b, &f); err != nil {
-		return err
+	// The decoder has checked the JSON syntax already: a number parses here, anything else is an error.
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("want a number or null, got %.32s", b)
 	}
 	*m = Measure(f)
 	return nil
