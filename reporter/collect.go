@@ -51,6 +51,7 @@ func (r *Reporter) Collect(ctx context.Context) *gpustats.Report {
 		rep.Draining = r.cfg.Draining()
 	}
 	rep.Timestamp = gpustats.Timestamp(time.Now())
+	r.cfg.Metrics.observe(rep)
 	return rep
 }
 

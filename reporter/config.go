@@ -44,6 +44,8 @@ type Config struct {
 	MaxBackoff time.Duration
 	// Logger receives the per-GPU lines and Redis trouble; nil logs nothing.
 	Logger *zap.Logger
+	// Metrics, when set, is kept up to date with every report and publication (see Metrics).
+	Metrics *Metrics
 }
 
 func (c *Config) setDefaults() error {

@@ -47,7 +47,9 @@ func (r *Reporter) PublishOnce(ctx context.Context) (*gpustats.Report, error) {
 	r.log(rep)
 	pctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
 	defer cancel()
-	return rep, r.cfg.Publisher.Publish(pctx, rep)
+	err := r.cfg.Publisher.Publish(pctx, rep)
+	r.cfg.Metrics.publishResult(err, time.Now())
+	return rep, err
 }
 
 // Run reports every Interval until ctx ends, then publishes a tombstone so that gateways drop the node at once,
@@ -117,6 +119,7 @@ func (r *Reporter) publishLoop(ctx context.Context, latest <-chan *gpustats.Repo
 		if ctx.Err() != nil {
 			return
 		}
+		r.cfg.Metrics.publishResult(err, time.Now())
 		if err == nil {
 			if failures > 0 {
 				log.Info("publishing to Redis again", zap.Int("failed_attempts", failures))

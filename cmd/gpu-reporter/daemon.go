@@ -91,6 +91,9 @@ func daemon(ctx context.Context, c *config, stdout io.Writer, log *zap.Logger) e
 	if client != nil {
 		cfg.Publisher = gpustats.NewPublisher(client, gpustats.PublisherOptions{Key: key})
 	}
+	if c.metricsAddr != "" && !c.json && !c.once {
+		cfg.Metrics = reporter.NewMetrics()
+	}
 	rep, err := reporter.New(cfg)
 	if err != nil {
 		return err
@@ -120,6 +123,13 @@ func daemon(ctx context.Context, c *config, stdout io.Writer, log *zap.Logger) e
 	log.Info("gpu-reporter started", zap.String("version", versionString()), zap.String("node_id", nodeID),
 		zap.String("sampler", sampler.Name()), zap.String("redis", client.Options().Addr),
 		zap.Duration("interval", c.interval), zap.Bool("signed", key != nil))
+	if cfg.Metrics != nil {
+		stop, err := serveMetrics(c.metricsAddr, cfg.Metrics, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	return rep.Run(ctx)
 }
 

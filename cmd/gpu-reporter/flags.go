@@ -27,6 +27,7 @@ type config struct {
 	once, json, drain, showVersion bool
 	drainFile                      string
 	logLevel                       string
+	metricsAddr                    string
 
 	// set lists the flags given on the command line or through the environment, in definition order; install
 	// writes them into the unit.
@@ -84,6 +85,7 @@ func newFlagSet(name string, stderr io.Writer) *config {
 	fs.BoolVar(&c.json, "json", false, "print one report as JSON to standard output and exit, without Redis")
 	fs.BoolVar(&c.drain, "drain", false, "report this node as draining: gateways send it no new requests while others can take them")
 	fs.StringVar(&c.drainFile, "drain-file", defaultDrainFile(), "while this file exists the node reports itself draining (see `gpu-reporter drain`)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve this node's Prometheus metrics (GPUs, Ollama, publishing) at http://ADDR/metrics, such as :9111; empty serves none")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error; debug shows every GPU line of every report")
 	fs.BoolVar(&c.showVersion, "version", false, "print the version and exit")
 	c.fs = fs
