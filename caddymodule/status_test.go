@@ -6,15 +6,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/chromedp/chromedp"
 
 	"github.com/sollol-go/sollol/caddymodule"
@@ -228,7 +229,8 @@ func testStatusBrowser(t *testing.T, f *statusFleet) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(nodes, " ") != strings.Join(sortedAddrs(f.a, f.b, f.c), " ") {
+	// In the order of their host names, gpu-a, gpu-b, gpu-c.
+	if strings.Join(nodes, " ") != strings.Join([]string{f.a.addr(), f.b.addr(), f.c.addr()}, " ") {
 		t.Errorf("page shows nodes %q", nodes)
 	}
 	targets, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#targets")))
@@ -275,15 +277,6 @@ func testStatusBrowser(t *testing.T, f *statusFleet) {
 	}
 }
 
-func sortedAddrs(ups ...*ollama) []string {
-	out := make([]string, len(ups))
-	for i, o := range ups {
-		out[i] = o.addr()
-	}
-	slices.Sort(out)
-	return out
-}
-
 // browser starts headless Chromium for the test. Without Chromium the test is skipped, except on CI (CI=true),
 // where scripts/need-chromium.sh must have installed it and its absence is a failure.
 func browser(t *testing.T) context.Context {
@@ -323,4 +316,19 @@ func browser(t *testing.T) context.Context {
 		cancelAlloc()
 	})
 	return tctx
+}
+
+// TestStatusRedirectAfterStrip: with handle_path /fleet*, a request for /fleet reaches the handler as an empty
+// path; the original request says the browser is at /fleet, so it is sent to fleet/.
+func TestStatusRedirectAfterStrip(t *testing.T) {
+	orig := httptest.NewRequest(http.MethodGet, "/fleet", nil)
+	r := orig.Clone(context.WithValue(orig.Context(), caddyhttp.OriginalRequestCtxKey, *orig))
+	r.URL.Path = ""
+	w := httptest.NewRecorder()
+	if err := (caddymodule.Status{}).ServeHTTP(w, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != http.StatusFound || w.Header().Get("Location") != "fleet/" {
+		t.Fatalf("status %d, Location %q", w.Code, w.Header().Get("Location"))
+	}
 }

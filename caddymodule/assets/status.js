@@ -146,7 +146,9 @@ function targetView(t) {
 		el("span", "muted", t.reports_accepted + " reports accepted, " + rejected + " rejected · stale after " + t.stale_after));
 	if (t.last_error) head.append(el("span", "note", t.last_error));
 	const grid = el("div", "nodes");
-	const nodes = (t.nodes || []).slice().sort((a, b) => a.node_id.localeCompare(b.node_id));
+	// By host name where reports give one (operators know their machines by it), then by node id.
+	const name = (n) => ((n.report && n.report.hostname) || "") + " " + n.node_id;
+	const nodes = (t.nodes || []).slice().sort((a, b) => name(a).localeCompare(name(b)));
 	for (const n of nodes) grid.append(nodeView(n));
 	if (nodes.length === 0) grid.append(el("div", "muted", "No reports yet: is gpu-reporter running and publishing to this Redis?"));
 	return el("div", "target", head, grid);
