@@ -16,7 +16,7 @@ build:
 	$(GO) build -o bin/ ./cmd/...
 
 bench:
-	@echo "make bench: not yet (see BENCHMARKS.md once the benchmark issue lands)"
+	./scripts/bench.sh
 
 demo:
 	@echo "make demo: not yet (the fleet simulator issue adds it)"
