@@ -161,6 +161,8 @@ function decisionRow(d, fresh) {
 	const time = t.toLocaleTimeString([], { hour12: false }) + "." + String(t.getMilliseconds()).padStart(3, "0");
 	const reason = el("span", "reason" + (d.reason.startsWith("fallback:") ? " fallback" : d.reason === "resident" ? " resident" : ""), d.reason);
 	reason.title = REASONS[d.reason] || "";
+	// Where the node's stats came from, when not from a reporter through Redis (an Ollama the gateway polls).
+	if (d.source && d.source !== "redis") reason.append(el("span", "muted", " · " + d.source));
 	const up = d.node && d.node !== d.upstream ? d.upstream + " (" + d.node + ")" : d.upstream;
 	const tr = el("tr", fresh ? "new" : "",
 		el("td", "time", time), el("td", "", d.model || "—"), el("td", "", up), el("td", "", reason),
