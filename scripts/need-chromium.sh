@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes sure chromium is on PATH: the status page test drives a headless Chromium (and fails without one when
-# CI=true). Installs Debian's chromium package with apt-get when it can.
+# Makes sure chromium is on PATH: the status page test drives a headless Chromium. Installs Debian's chromium
+# package with apt-get when it can; elsewhere it fails only with CI=true (where the test would fail too), and
+# otherwise says that the browser test will be skipped.
 set -euo pipefail
 command -v chromium >/dev/null 2>&1 && exit 0
 if command -v apt-get >/dev/null 2>&1; then
@@ -11,5 +12,8 @@ if command -v apt-get >/dev/null 2>&1; then
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 	exit 0
 fi
-echo "chromium not found: install Chromium (Fedora: dnf install chromium; macOS: brew install --cask chromium) and run make test again; without it the browser test is skipped, or fails when CI=true" >&2
-exit 1
+if [ "${CI:-}" = "true" ]; then
+	echo "chromium not found and CI=true: install Chromium; the status page browser test fails without it" >&2
+	exit 1
+fi
+echo "chromium not found: the status page browser test will be skipped (Fedora: dnf install chromium)" >&2
