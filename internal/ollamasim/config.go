@@ -68,6 +68,9 @@ type Config struct {
 	Version string
 }
 
+// Validate reports what New would reject in c.
+func (c Config) Validate() error { return c.setDefaults() }
+
 func (c *Config) setDefaults() error {
 	if len(c.GPUs) == 0 {
 		return errors.New("ollamasim: a node needs at least one GPU")
@@ -121,7 +124,7 @@ func setIfZero[T comparable](p *T, v T) {
 
 // loadTime is how long a cold load of m takes.
 func (c *Config) loadTime(m *Model) time.Duration {
-	return c.LoadBase + time.Duration(m.footprintMB()/c.LoadMBps*float64(time.Second))
+	return c.LoadBase + time.Duration(m.FootprintMB()/c.LoadMBps*float64(time.Second))
 }
 
 // genTime is how long generating tokens of m takes.

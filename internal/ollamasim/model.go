@@ -24,7 +24,8 @@ type Model struct {
 // DefaultTokensPerSec is a Model's generation speed when it does not say.
 const DefaultTokensPerSec = 50
 
-func (m Model) footprintMB() float64 {
+// FootprintMB is the memory the loaded model takes: VRAMMB, else SizeMB.
+func (m Model) FootprintMB() float64 {
 	if m.VRAMMB > 0 {
 		return m.VRAMMB
 	}

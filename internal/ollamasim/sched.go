@@ -47,7 +47,7 @@ func (n *Node) acquire(ctx context.Context, m *Model) (r *runner, cold bool, err
 		return nil, false, ctx.Err()
 	}
 	defer func() { <-n.sched }()
-	need := m.footprintMB()
+	need := m.FootprintMB()
 	for {
 		n.mu.Lock()
 		n.expireLocked()
@@ -131,7 +131,7 @@ func place(needMB float64, free []float64) []float64 {
 }
 
 func (n *Node) startLoadLocked(m *Model, alloc []float64) *runner {
-	r := &runner{model: m, vramMB: m.footprintMB(), perGPU: alloc, ready: make(chan struct{}),
+	r := &runner{model: m, vramMB: m.FootprintMB(), perGPU: alloc, ready: make(chan struct{}),
 		loadDur: n.cfg.loadTime(m), slots: make(chan struct{}, n.cfg.NumParallel), refs: 1}
 	for i, a := range alloc {
 		n.usedMB[i] += a

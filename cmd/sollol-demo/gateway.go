@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+
+	"github.com/caddyserver/caddy/v2"
+
+	// The HTTP app, the reverse proxy with its policies, and vram_aware.
+	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	_ "github.com/sollol-go/sollol/caddymodule"
+)
+
+// decisionHeader is the response header in which vram_aware names its choice and reason.
+const decisionHeader = "X-Sollol-Decision"
+
+// Policies are the selection policies compared, in the order they run.
+var Policies = []string{"vram_aware", "least_conn", "round_robin"}
+
+// gatewayConfig is Caddy's JSON config: one HTTP server on addr proxying to upstreams with policy, its admin API
+// off, nothing persisted, only errors logged. vram_aware watches the Redis at redisURL under prefix and falls back to
+// least_conn, Caddy's usual choice for Ollama.
+func gatewayConfig(addr, policy string, upstreams []string, redisURL, prefix string) ([]byte, error) {
+	sel := map[string]any{"policy": policy}
+	if policy == "vram_aware" {
+		sel["redis"] = redisURL
+		sel["decision_header"] = decisionHeader
+		sel["fallback"] = map[string]any{"policy": "least_conn"}
+		if prefix != "" {
+			sel["prefix"] = prefix
+		}
+	}
+	ups := make([]map[string]any, len(upstreams))
+	for i, u := range upstreams {
+		ups[i] = map[string]any{"dial": u}
+	}
+	cfg := map[string]any{
+		"admin":   map[string]any{"disabled": true, "config": map[string]any{"persist": false}},
+		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
+		"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"demo": map[string]any{
+			"listen":          []string{addr},
+			"automatic_https": map[string]any{"disable": true},
+			"routes": []any{map[string]any{"handle": []any{map[string]any{
+				"handler":        "reverse_proxy",
+				"upstreams":      ups,
+				"flush_interval": -1,
+				"load_balancing": map[string]any{"selection_policy": sel},
+			}}}},
+		}}}},
+	}
+	return json.Marshal(cfg)
+}
+
+// startGateway (re)loads Caddy in-process with policy in front of upstreams, on a free loopback port, and returns
+// the gateway's base URL.
+func startGateway(policy string, upstreams []string, st *store) (string, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return "", err
+	}
+	cfg, err := gatewayConfig(addr, policy, upstreams, st.url, st.prefix)
+	if err != nil {
+		return "", err
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		return "", fmt.Errorf("caddy: %w", err)
+	}
+	return "http://" + addr, nil
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}

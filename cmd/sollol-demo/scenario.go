@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/sollol-go/sollol/internal/ollamasim"
+)
+
+// Scenario is a fleet and a workload, as read from a --scenario file. Durations are strings such as "6m", all in
+// simulated time.
+type Scenario struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Seed makes the workload repeatable: the same seed sends the same requests at the same simulated times.
+	Seed uint64 `json:"seed"`
+	// TimeScale is how many simulated seconds pass per wall-clock second; default 40.
+	TimeScale float64 `json:"time_scale,omitempty"`
+	// Duration is how long requests keep arriving; default 6m.
+	Duration duration `json:"duration,omitempty"`
+	// Rate is the mean number of requests per simulated second; arrivals are a Poisson process.
+	Rate float64 `json:"rate"`
+	// StreamShare is the share of requests that stream their answer, 0–1.
+	StreamShare float64 `json:"stream_share"`
+	// Endpoints weighs the APIs requests use: "generate" (/api/generate), "chat" (/api/chat) and "openai"
+	// (/v1/chat/completions); default equal weights.
+	Endpoints map[string]float64 `json:"endpoints,omitempty"`
+	// TokensMin and TokensMax bound the answer length, drawn uniformly; default 50 and 400.
+	TokensMin int `json:"tokens_min,omitempty"`
+	TokensMax int `json:"tokens_max,omitempty"`
+	// Timeout bounds one request, as a client would; default 10m.
+	Timeout duration `json:"timeout,omitempty"`
+	// ReportInterval is the gpu-reporter interval; default 5s, gpu-reporter's own default. At TimeScale 60 the
+	// reporters run every 83 ms of wall-clock time.
+	ReportInterval duration `json:"report_interval,omitempty"`
+	// Models is the catalogue; Weight sets each model's share of the requests (skewed popularity).
+	Models []ScenarioModel `json:"models"`
+	// Nodes is the fleet.
+	Nodes []ScenarioNode `json:"nodes"`
+}
+
+// ScenarioModel is a model of the catalogue and how popular it is.
+type ScenarioModel struct {
+	ollamasim.Model
+	Weight float64 `json:"weight"`
+}
+
+// ScenarioNode is one simulated Ollama server. Zero values are Ollama's defaults (see ollamasim.Config).
+type ScenarioNode struct {
+	Name string          `json:"name"`
+	GPUs []ollamasim.GPU `json:"gpus"`
+	// Models names the installed models; empty means the whole catalogue.
+	Models      []string `json:"models,omitempty"`
+	Speed       float64  `json:"speed,omitempty"`
+	LoadMBps    float64  `json:"load_mbps,omitempty"`
+	NumParallel int      `json:"num_parallel,omitempty"`
+	MaxLoaded   int      `json:"max_loaded,omitempty"`
+	KeepAlive   duration `json:"keep_alive,omitempty"`
+}
+
+// LoadScenario reads and checks a scenario file.
+func LoadScenario(path string) (*Scenario, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseScenario(b)
+}
+
+// ParseScenario decodes a scenario, rejecting unknown members, and fills in its defaults.
+func ParseScenario(b []byte) (*Scenario, error) {
+	var sc Scenario
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sc); err != nil {
+		return nil, fmt.Errorf("scenario: %w", err)
+	}
+	if err := sc.setDefaults(); err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
+	}
+	return &sc, nil
+}
+
+func (sc *Scenario) setDefaults() error {
+	if sc.TimeScale == 0 {
+		sc.TimeScale = 40
+	}
+	if sc.Duration == 0 {
+		sc.Duration = duration(6 * time.Minute)
+	}
+	if sc.Timeout == 0 {
+		sc.Timeout = duration(10 * time.Minute)
+	}
+	if sc.ReportInterval == 0 {
+		sc.ReportInterval = duration(5 * time.Second)
+	}
+	if sc.TokensMin == 0 && sc.TokensMax == 0 {
+		sc.TokensMin, sc.TokensMax = 50, 400
+	}
+	if len(sc.Endpoints) == 0 {
+		sc.Endpoints = map[string]float64{endpointGenerate: 1, endpointChat: 1, endpointOpenAI: 1}
+	}
+	switch {
+	case sc.TimeScale < 1 || sc.TimeScale > 1000:
+		return errors.New("time_scale must be between 1 and 1000")
+	case sc.Duration < 0 || sc.Timeout < 0 || sc.ReportInterval < 0:
+		return errors.New("durations must be positive")
+	case !(sc.Rate > 0):
+		return errors.New("rate must be positive")
+	case sc.StreamShare < 0 || sc.StreamShare > 1:
+		return errors.New("stream_share must be between 0 and 1")
+	case sc.TokensMin < 1 || sc.TokensMax < sc.TokensMin:
+		return errors.New("want 1 ≤ tokens_min ≤ tokens_max")
+	case len(sc.Models) == 0 || len(sc.Nodes) == 0:
+		return errors.New("want at least one model and one node")
+	case time.Duration(sc.ReportInterval) < time.Duration(sc.TimeScale*float64(20*time.Millisecond)):
+		return fmt.Errorf("report_interval must be at least %s at time_scale %g (20ms of wall-clock time)",
+			time.Duration(sc.TimeScale*float64(20*time.Millisecond)), sc.TimeScale)
+	}
+	for e, w := range sc.Endpoints {
+		if !validEndpoint(e) || w < 0 {
+			return fmt.Errorf("endpoints: %q: want generate, chat or openai with a weight ≥ 0", e)
+		}
+	}
+	known := map[string]bool{}
+	for i, m := range sc.Models {
+		if m.Weight < 0 {
+			return fmt.Errorf("model %s: weight must not be negative", m.Name)
+		}
+		sc.Models[i].Name = ollamasim.CanonicalName(m.Name)
+		known[sc.Models[i].Name] = true
+	}
+	names := map[string]bool{}
+	for i, n := range sc.Nodes {
+		if n.Name == "" || names[n.Name] {
+			return fmt.Errorf("node %d: want a unique name", i)
+		}
+		names[n.Name] = true
+		for j, m := range n.Models {
+			m = ollamasim.CanonicalName(m)
+			if !known[m] {
+				return fmt.Errorf("node %s: model %s is not in the catalogue", n.Name, m)
+			}
+			sc.Nodes[i].Models[j] = m
+		}
+		if err := sc.nodeConfig(i, nil, "").Validate(); err != nil {
+			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+	}
+	return nil
+}
+
+// nodeConfig is the simulator configuration of node i.
+func (sc *Scenario) nodeConfig(i int, clock *ollamasim.Clock, stateFile string) ollamasim.Config {
+	n := sc.Nodes[i]
+	var models []ollamasim.Model
+	for _, m := range sc.Models {
+		if len(n.Models) == 0 || contains(n.Models, m.Name) {
+			models = append(models, m.Model)
+		}
+	}
+	return ollamasim.Config{Name: n.Name, GPUs: n.GPUs, Models: models, Speed: n.Speed, LoadMBps: n.LoadMBps,
+		NumParallel: n.NumParallel, MaxLoaded: n.MaxLoaded, KeepAlive: time.Duration(n.KeepAlive), Clock: clock,
+		StateFile: stateFile, StateEvery: 50 * time.Millisecond}
+}
+
+// fitsSomewhere reports whether some node has model installed and the VRAM to hold it.
+func (sc *Scenario) fitsSomewhere(model string) bool {
+	for i := range sc.Nodes {
+		cfg := sc.nodeConfig(i, nil, "")
+		total := 0.0
+		for _, g := range cfg.GPUs {
+			total += g.VRAMMB
+		}
+		for _, m := range cfg.Models {
+			if m.Name == model && m.FootprintMB() <= total {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// duration is a time.Duration written as a string such as "90s" in JSON.
+type duration time.Duration
+
+func (d *duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration such as \"90s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = duration(v)
+	return nil
+}
+
+func (d duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+func (d duration) String() string { return time.Duration(d).String() }
