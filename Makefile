@@ -5,6 +5,7 @@ GO ?= go
 
 test: vet
 	./scripts/need-redis.sh
+	./scripts/need-chromium.sh
 	$(GO) test -race -count=1 ./...
 
 vet:
