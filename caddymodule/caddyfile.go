@@ -10,7 +10,8 @@ import (
 	"github.com/dustin/go-humanize"
 )
 
-// UnmarshalCaddyfile sets up the policy from Caddyfile tokens:
+// UnmarshalCaddyfile sets up the policy from Caddyfile tokens. Every option may be left out: a bare
+// "lb_policy vram_aware" polls the upstreams' Ollama APIs and routes by the models they hold.
 //
 //	lb_policy vram_aware {
 //		redis        <url>
@@ -25,6 +26,8 @@ import (
 //		model_from   body | header <name> | off
 //		max_body     <size>
 //		node         <upstream> <node_id>  # repeatable
+//		ollama_poll  <interval> | off      # poll upstreams without a fresh report; default 5s
+//		vram         <upstream> <size>     # repeatable: total GPU memory of a polled upstream
 //		decision_header <name>
 //		fallback     <policy> [{ … }]
 //	}
@@ -66,6 +69,32 @@ func (p *VRAMAware) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			} else {
 				p.Resync = caddy.Duration(dur)
 			}
+		case "ollama_poll":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			if d.Val() == "off" {
+				p.OllamaPollOff = true
+				break
+			}
+			dur, err := caddy.ParseDuration(d.Val())
+			if err != nil || dur <= 0 {
+				return d.Errf("ollama_poll %q: want an interval such as 5s, or off", d.Val())
+			}
+			p.OllamaPoll = caddy.Duration(dur)
+		case "vram":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.Errf("vram %s: want vram <upstream> <size>, such as vram 10.0.0.5:11434 24GiB", strings.Join(args, " "))
+			}
+			size, err := humanize.ParseBytes(args[1])
+			if err != nil || size == 0 || size > 1<<50 {
+				return d.Errf("vram %s %q: want a size such as 24GiB", args[0], args[1])
+			}
+			if p.VRAM == nil {
+				p.VRAM = map[string]int64{}
+			}
+			p.VRAM[args[0]] = int64(size)
 		case "min_free", "boost_free", "headroom", "max_body":
 			if !d.NextArg() {
 				return d.ArgErr()

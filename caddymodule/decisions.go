@@ -26,6 +26,7 @@ type decisionSlot struct {
 	seq      atomic.Uint64 // odd while being written
 	at       atomic.Int64
 	reason   atomic.Uint32
+	source   atomic.Uint32
 	score    atomic.Uint64
 	freeMB   atomic.Uint64
 	reserved atomic.Uint64
@@ -36,21 +37,24 @@ type decisionSlot struct {
 
 // Decision is one entry of GET /vram_aware/decisions.
 type Decision struct {
-	Time       time.Time `json:"time"`
-	Upstream   string    `json:"upstream"`
-	Node       string    `json:"node,omitempty"`
-	Model      string    `json:"model,omitempty"`
-	Reason     string    `json:"reason"`
-	Score      float64   `json:"score"`
-	FreeMB     *float64  `json:"free_mb,omitempty"`
-	ReservedMB float64   `json:"reserved_mb,omitempty"`
+	Time     time.Time `json:"time"`
+	Upstream string    `json:"upstream"`
+	Node     string    `json:"node,omitempty"`
+	Model    string    `json:"model,omitempty"`
+	Reason   string    `json:"reason"`
+	// Source is where the chosen node's stats came from: redis, or ollama (polled); empty when none were used.
+	Source     string   `json:"source,omitempty"`
+	Score      float64  `json:"score"`
+	FreeMB     *float64 `json:"free_mb,omitempty"`
+	ReservedMB float64  `json:"reserved_mb,omitempty"`
 }
 
-func (l *decisionLog) add(upstream, node, model *string, d lbpolicy.Decision, at time.Time) {
+func (l *decisionLog) add(upstream, node, model *string, d lbpolicy.Decision, src statsSource, at time.Time) {
 	s := &l.slots[(l.next.Add(1)-1)%decisionLogSize]
 	s.seq.Add(1)
 	s.at.Store(at.UnixNano())
 	s.reason.Store(uint32(d.Reason))
+	s.source.Store(uint32(src))
 	s.score.Store(math.Float64bits(d.Score))
 	s.freeMB.Store(math.Float64bits(d.FreeMB))
 	s.reserved.Store(math.Float64bits(d.ReservedMB))
@@ -71,7 +75,8 @@ func (l *decisionLog) recent(n int) []Decision {
 			continue
 		}
 		d := Decision{Time: time.Unix(0, s.at.Load()), Reason: lbpolicy.Reason(s.reason.Load()).String(),
-			Score: math.Float64frombits(s.score.Load()), ReservedMB: math.Float64frombits(s.reserved.Load()),
+			Source: statsSource(s.source.Load()).String(),
+			Score:  math.Float64frombits(s.score.Load()), ReservedMB: math.Float64frombits(s.reserved.Load()),
 			Upstream: deref(s.upstream.Load()), Node: deref(s.node.Load()), Model: deref(s.model.Load())}
 		if f := math.Float64frombits(s.freeMB.Load()); !math.IsNaN(f) {
 			d.FreeMB = &f

@@ -25,6 +25,7 @@ import (
 type ollama struct {
 	name string
 	srv  *httptest.Server
+	api  ollamaAPI
 	mu   sync.Mutex
 	got  [][]byte
 }
@@ -32,6 +33,9 @@ type ollama struct {
 func newOllama(t *testing.T, name string) *ollama {
 	o := &ollama{name: name}
 	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o.api.serve(w, r) {
+			return
+		}
 		body, _ := io.ReadAll(r.Body)
 		o.mu.Lock()
 		o.got = append(o.got, body)
@@ -180,7 +184,9 @@ func TestReportSwitchesUpstream(t *testing.T) {
 
 	var targets []struct {
 		Connected bool
-		Nodes     []struct{ NodeID string `json:"node_id"` }
+		Nodes     []struct {
+			NodeID string `json:"node_id"`
+		}
 	}
 	g.admin("/vram_aware/nodes", &targets)
 	if len(targets) != 1 || !targets[0].Connected || len(targets[0].Nodes) != 2 {
@@ -332,7 +338,7 @@ func TestDecisionHeader(t *testing.T) {
 	a, b := newOllama(t, "a"), newOllama(t, "b")
 	g := startGateway(t, "redis "+rds.URL()+"\ndecision_header X-Vram-Aware", a, b)
 	publish(t, rds, map[*ollama]nodeSpec{a: {free: 12000, loaded: []string{"llama3.1:8b"}}, b: {free: 20000}})
-	want := "node=" + a.addr() + "; reason=resident; upstream=" + a.addr()
+	want := "node=" + a.addr() + "; reason=resident; upstream=" + a.addr() + "; source=redis"
 	until(t, want, func() string {
 		resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/api/chat", g.httpPort), "application/json",
 			strings.NewReader(`{"model":"llama3.1:8b"}`))

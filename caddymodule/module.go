@@ -27,8 +27,16 @@ func init() {
 // VRAMAware is a selection policy for Ollama upstreams that knows each node's GPU memory. It reads the reports
 // that gpu-reporter (or SOLLOL's reporter) publishes to Redis and sends each request to the upstream that holds
 // the requested model in VRAM, or has the room to load it, or is most able to make room. Caddy's health checks,
-// in-flight counts and retries stay in charge around it. When no available upstream has a fresh report the
-// fallback policy decides, so the proxy keeps serving when Redis or the reporters are down.
+// in-flight counts and retries stay in charge around it.
+//
+// Without Redis, or for upstreams whose report is missing or stale, the policy asks each upstream's own Ollama API
+// in the background (GET /api/ps every ollama_poll, GET /api/tags every minute): it then knows which models each
+// upstream holds in GPU memory and has installed, but not how much GPU memory is free unless a vram line gives the
+// upstream's total. Routing follows residency, installed models and in-flight requests (decision reason
+// memory-unknown where free memory is unknown). A configuration with no options at all works this way.
+//
+// When no available upstream has fresh stats from either source the fallback policy decides, so the proxy keeps
+// serving when Redis, the reporters or the Ollama APIs are down.
 type VRAMAware struct {
 	// Redis is the URL of the Redis deployment holding the reports: redis://[user:password@]host:port[/db],
 	// rediss:// for TLS, redis-sentinel://…?master_name=NAME or redis-cluster://…. Placeholders such as
@@ -62,8 +70,22 @@ type VRAMAware struct {
 	// Nodes maps an upstream dial address to the node id its reports carry, for upstreams that reach a node under
 	// another name than the one it reports.
 	Nodes map[string]string `json:"nodes,omitempty"`
-	// DecisionHeader, when set, names a response header that tells the client which node was chosen and why,
-	// such as "node=10.0.0.5:11434; reason=resident; upstream=10.0.0.5:11434". Off by default.
+	// OllamaPoll is how often the policy asks each upstream's Ollama API (GET /api/ps) which models it holds, for
+	// upstreams without a fresh report in Redis: all of them when Redis is not configured. At least 100ms and at most
+	// half of StaleAfter, so that one missed poll does not make the stats stale; default 5s, or half of StaleAfter
+	// where that is shorter. Upstreams are asked
+	// over plain HTTP at their dial address; one that answers as another server does (404, not JSON) is asked again
+	// only every 10 minutes, and one that does not answer has no stats until it does.
+	OllamaPoll caddy.Duration `json:"ollama_poll,omitempty"`
+	// OllamaPollOff turns polling off: upstreams without a fresh report in Redis are ranked as having no stats.
+	OllamaPollOff bool `json:"ollama_poll_off,omitempty"`
+	// VRAM gives the total GPU memory in bytes of polled upstreams, by dial address. With it the policy works out
+	// free memory (the total less what the loaded models hold in GPU memory) and ranks such an upstream as it
+	// would one with a report; without it the upstream's free memory is unknown. Reports in Redis ignore it.
+	VRAM map[string]int64 `json:"vram,omitempty"`
+	// DecisionHeader, when set, names a response header that tells the client which node was chosen, why, and
+	// where its stats came from (redis or ollama, when a node was chosen by its stats), such as
+	// "node=10.0.0.5:11434; reason=resident; upstream=10.0.0.5:11434; source=redis". Off by default.
 	DecisionHeader string `json:"decision_header,omitempty"`
 	// FallbackRaw is the policy that decides when no available upstream has a fresh report; default least_conn.
 	FallbackRaw json.RawMessage `json:"fallback,omitempty" caddy:"namespace=http.reverse_proxy.selection_policies inline_key=policy"`
@@ -71,6 +93,8 @@ type VRAMAware struct {
 	fallback    reverseproxy.Selector
 	selector    *lbpolicy.Selector
 	shared      *sharedWatcher
+	poller      *poller
+	staleAfter  time.Duration
 	modelFrom   string
 	modelHeader string
 	log         *zap.Logger
@@ -85,7 +109,8 @@ func (*VRAMAware) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision fills in defaults, loads the fallback policy and joins (or starts) the watcher of the Redis target.
+// Provision fills in defaults, loads the fallback policy, and joins (or starts) the watcher of the Redis target and
+// the Ollama poller.
 func (p *VRAMAware) Provision(ctx caddy.Context) error {
 	p.log = ctx.Logger()
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
@@ -131,6 +156,16 @@ func (p *VRAMAware) Provision(ctx caddy.Context) error {
 		}
 		res = p.shared.res
 		p.shared.stale.Store(int64(cfg.WithDefaults().StaleAfter))
+	}
+	p.staleAfter = cfg.WithDefaults().StaleAfter
+	if !p.OllamaPollOff {
+		interval, _ := p.pollInterval()
+		if p.poller, err = acquirePoller(pollOptions{Interval: interval, VRAM: p.VRAM}, p.log); err != nil {
+			return fmt.Errorf("vram_aware: ollama_poll: %w", err)
+		}
+		if res == nil {
+			res = p.poller.res
+		}
 	}
 	p.selector = lbpolicy.NewSelector(cfg, res, nil)
 	p.pool.New = func() any { return new(upstreamCandidates) }
@@ -195,26 +230,66 @@ func (p *VRAMAware) validate() error {
 			return fmt.Errorf("vram_aware: node %q %q: want node <upstream> <node_id>", up, id)
 		}
 	}
+	return p.validatePoll()
+}
+
+// pollInterval is ollama_poll, by default 5s or half of stale_after where that is shorter.
+func (p *VRAMAware) pollInterval() (interval, staleAfter time.Duration) {
+	staleAfter = time.Duration(p.StaleAfter)
+	if staleAfter == 0 {
+		staleAfter = lbpolicy.DefaultStaleAfter
+	}
+	if p.OllamaPoll != 0 {
+		return time.Duration(p.OllamaPoll), staleAfter
+	}
+	return min(DefaultOllamaPoll, staleAfter/2), staleAfter
+}
+
+func (p *VRAMAware) validatePoll() error {
+	interval, stale := p.pollInterval()
+	switch {
+	case p.OllamaPollOff && p.OllamaPoll != 0:
+		return fmt.Errorf("vram_aware: ollama_poll: give an interval or off, not both")
+	case p.OllamaPollOff && len(p.VRAM) > 0:
+		return fmt.Errorf("vram_aware: vram: GPU sizes apply to polled upstreams, and ollama_poll is off")
+	case p.OllamaPollOff:
+		return nil
+	case interval < minOllamaPoll:
+		return fmt.Errorf("vram_aware: ollama_poll %s: want an interval of at least %s, or off", interval, minOllamaPoll)
+	case 2*interval > stale:
+		return fmt.Errorf("vram_aware: ollama_poll %s must be at most half of stale_after (%s), so that one missed poll does not make the stats stale",
+			interval, stale)
+	}
+	for up, size := range p.VRAM {
+		if up == "" || size <= 0 {
+			return fmt.Errorf("vram_aware: vram %q %d: want vram <upstream> <size>, such as vram 10.0.0.5:11434 24GiB", up, size)
+		}
+	}
 	return nil
 }
 
-// Cleanup releases the watcher; the last configuration using a Redis target stops it.
+// Cleanup releases the watcher and the poller; the last configuration using them stops them.
 func (p *VRAMAware) Cleanup() error {
 	releaseWatcher(p.shared)
-	p.shared = nil
+	releasePoller(p.poller)
+	p.shared, p.poller = nil, nil
 	return nil
 }
 
-// Select chooses the upstream for r: the lbpolicy decision over every upstream's latest report, or the fallback
-// policy when no available upstream has a fresh one.
+// Select chooses the upstream for r: the lbpolicy decision over every upstream's latest report (from Redis, else
+// from polling), or the fallback policy when no available upstream has fresh stats.
 func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter) *reverseproxy.Upstream {
 	model, modelRef := p.requestModel(r)
 	now := time.Now()
-	snap := p.snapshot()
 	cs := p.pool.Get().(*upstreamCandidates)
-	cs.pool, cs.snap, cs.nodes = pool, snap, p.Nodes
+	cs.fill(pool, p.snapshot(), p.Nodes, p.poller, now, p.staleAfter)
 	d := p.selector.Select(cs, lbpolicy.Request{Model: model, Now: now})
-	cs.pool, cs.snap = nil, nil
+	var node *gpustats.Node
+	src := sourceNone
+	if d.Index >= 0 && d.NodeID != "" {
+		node, src = cs.nodes[d.Index], cs.sources[d.Index]
+	}
+	cs.reset()
 	p.pool.Put(cs)
 
 	var up *reverseproxy.Upstream
@@ -224,12 +299,16 @@ func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w ht
 		up = p.fallback.Select(pool, r, w)
 	}
 	var nodeRef *string
-	if n := snap.Node(d.NodeID); n != nil {
-		nodeRef = &n.Report.NodeID
+	if node != nil {
+		nodeRef = &node.Report.NodeID
 	}
-	p.record(up, nodeRef, modelRef, r, d, now)
+	p.record(up, nodeRef, modelRef, r, d, src, now)
 	if p.DecisionHeader != "" && w != nil && up != nil {
-		w.Header().Set(p.DecisionHeader, "node="+d.NodeID+"; reason="+d.Reason.String()+"; upstream="+up.Dial)
+		v := "node=" + d.NodeID + "; reason=" + d.Reason.String() + "; upstream=" + up.Dial
+		if src != sourceNone {
+			v += "; source=" + src.String()
+		}
+		w.Header().Set(p.DecisionHeader, v)
 	}
 	return up
 }
@@ -242,39 +321,87 @@ func (p *VRAMAware) snapshot() *gpustats.Snapshot {
 }
 
 // record counts the decision and logs it at debug level.
-func (p *VRAMAware) record(up *reverseproxy.Upstream, node, model *string, r *http.Request, d lbpolicy.Decision, now time.Time) {
+func (p *VRAMAware) record(up *reverseproxy.Upstream, node, model *string, r *http.Request, d lbpolicy.Decision, src statsSource, now time.Time) {
 	dial, dialRef := "", (*string)(nil)
 	if up != nil {
 		dial, dialRef = up.Dial, &up.Dial
 	}
 	observeSelection(dial, d.Reason)
-	decisions.add(dialRef, node, model, d, now)
+	decisions.add(dialRef, node, model, d, src, now)
 	if ce := p.log.Check(zapcore.DebugLevel, "vram_aware decision"); ce != nil {
 		ce.Write(zap.String("upstream", dial), zap.String("reason", d.Reason.String()),
-			zap.String("node", d.NodeID), zap.Float64("score", d.Score), zap.Float64("free_mb", d.FreeMB),
+			zap.String("node", d.NodeID), zap.String("source", src.String()), zap.Float64("score", d.Score), zap.Float64("free_mb", d.FreeMB),
 			zap.Float64("reserved_mb", d.ReservedMB), zap.Int("available", d.Available), zap.Int("fresh", d.Fresh),
 			zap.String("model", deref(model)), zap.String("uri", r.RequestURI))
 	}
 }
 
-// upstreamCandidates presents Caddy's upstreams to lbpolicy without copying them.
+// statsSource says where a node's stats came from.
+type statsSource uint8
+
+const (
+	sourceNone statsSource = iota
+	sourceRedis
+	sourceOllama
+)
+
+func (s statsSource) String() string {
+	switch s {
+	case sourceRedis:
+		return "redis"
+	case sourceOllama:
+		return "ollama"
+	}
+	return ""
+}
+
+// upstreamCandidates presents Caddy's upstreams to lbpolicy. fill finds each upstream's node once per Select, so
+// that every At during the Select sees the same node although the watcher and the poller swap nodes meanwhile; its
+// slices are reused from one Select to the next.
 type upstreamCandidates struct {
-	pool  reverseproxy.UpstreamPool
-	snap  *gpustats.Snapshot
-	nodes map[string]string
+	pool    reverseproxy.UpstreamPool
+	nodes   []*gpustats.Node
+	sources []statsSource
+}
+
+// fill takes each upstream's node from the Redis snapshot, mapped through nodeIDs, or from the poller where the
+// snapshot has no fresh report for it.
+func (c *upstreamCandidates) fill(pool reverseproxy.UpstreamPool, snap *gpustats.Snapshot, nodeIDs map[string]string,
+	polled *poller, now time.Time, staleAfter time.Duration) {
+	c.pool = pool
+	for _, u := range pool {
+		n := snap.Lookup(u.Dial)
+		if n == nil && nodeIDs != nil {
+			if id, ok := nodeIDs[u.Dial]; ok {
+				n = snap.Node(id)
+			}
+		}
+		src := sourceRedis
+		if n == nil || now.Sub(n.Updated) > staleAfter {
+			if polled != nil {
+				if pn := polled.lookup(u.Dial, now); pn != nil {
+					n, src = pn, sourceOllama
+				}
+			}
+		}
+		if n == nil {
+			src = sourceNone
+		}
+		c.nodes = append(c.nodes, n)
+		c.sources = append(c.sources, src)
+	}
+}
+
+func (c *upstreamCandidates) reset() {
+	clear(c.nodes)
+	c.pool, c.nodes, c.sources = nil, c.nodes[:0], c.sources[:0]
 }
 
 func (c *upstreamCandidates) Len() int { return len(c.pool) }
 
 func (c *upstreamCandidates) At(i int) lbpolicy.Candidate {
 	u := c.pool[i]
-	n := c.snap.Lookup(u.Dial)
-	if n == nil && c.nodes != nil {
-		if id, ok := c.nodes[u.Dial]; ok {
-			n = c.snap.Node(id)
-		}
-	}
-	return lbpolicy.Candidate{Node: n, Available: u.Available(), InFlight: u.NumRequests()}
+	return lbpolicy.Candidate{Node: c.nodes[i], Available: u.Available(), InFlight: u.NumRequests()}
 }
 
 func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }

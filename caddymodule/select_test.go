@@ -87,8 +87,16 @@ func TestSelectWithRealPool(t *testing.T) {
 		}
 		return "<nil>"
 	}
+	nodes := func() int {
+		for _, tg := range caddymodule.Targets() {
+			if tg.Redis == gpustats.Redact(rds.URL()) {
+				return len(tg.Nodes)
+			}
+		}
+		return 0
+	}
 	deadline := time.Now().Add(5 * time.Second)
-	for pick("llama3") != "10.1.0.1:11434" {
+	for nodes() < 3 || pick("llama3") != "10.1.0.1:11434" {
 		if time.Now().After(deadline) {
 			t.Fatal("reports never reached the policy")
 		}

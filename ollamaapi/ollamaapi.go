@@ -27,8 +27,9 @@ const (
 // maxBody bounds an answer; /api/tags of a large model library stays far below.
 const maxBody = 8 << 20
 
-// ErrNotOllama is returned (wrapped) when the server answers, but not as Ollama's API does: 404 or 405 for the
-// path, or a body that is not a JSON object with a "models" list. Asking again soon will not change that.
+// ErrNotOllama is returned (wrapped) when the server answers, but not as Ollama's API does: a client error such
+// as 404 for the path (408 and 429 excepted), or a body that is not a JSON object with a "models" list. Asking
+// again soon will not change that.
 var ErrNotOllama = errors.New("not an Ollama API")
 
 // Client asks one Ollama server. The zero value asks DefaultURL with DefaultTimeout through NewTransport.
@@ -138,7 +139,9 @@ func (c *Client) get(ctx context.Context, path string, into any) error {
 	}
 	defer resp.Body.Close()
 	switch {
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
+	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusRequestTimeout &&
+		resp.StatusCode != http.StatusTooManyRequests:
+		// Ollama answers these paths to anyone: a client error means another server (or TLS, or a login) in front.
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		return fmt.Errorf("GET %s: %s: %w", path, resp.Status, ErrNotOllama)
 	case resp.StatusCode != http.StatusOK:

@@ -70,6 +70,9 @@ func TestNotOllama(t *testing.T) {
 	}{
 		{"404", 404, "404 page not found", true},
 		{"405", 405, "", true},
+		{"400 (HTTP to a TLS port)", 400, "Client sent an HTTP request to an HTTPS server.", true},
+		{"401", 401, "", true},
+		{"429", 429, "", false},
 		{"html", 200, "<html><body>hello</body></html>", true},
 		{"empty", 200, "", true},
 		{"other JSON", 200, `{"upstream":"a"}`, true},
