@@ -14,33 +14,34 @@ import (
 //	redis-sentinel://[user:pass@]host:port?master_name=mymaster&addr=host2:port   Sentinel (rediss-sentinel:// for TLS)
 //	redis-cluster://[user:pass@]host:port?addr=host2:port&addr=host3:port         Cluster (rediss-cluster:// for TLS)
 //
-// Query parameters set go-redis options by their snake_case names (dial_timeout=3s, …). The password is never part
-// of an error message.
+// Query parameters set go-redis options by their snake_case names (dial_timeout=3s, …); tls_ca_file,
+// tls_cert_file, tls_key_file and tls_server_name configure TLS (see tlsParams). The password is never part of an
+// error message.
 func NewClient(rawURL string) (redis.UniversalClient, error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
 		return nil, fmt.Errorf("redis URL %q: want redis://host:port, rediss://, redis-sentinel:// or redis-cluster://", Redact(rawURL))
 	}
 	base, mode, _ := strings.Cut(scheme, "-")
-	plain := base + "://" + rest
-	var (
-		c   redis.UniversalClient
-		err error
-	)
+	plain, tlsp, err := cutTLSParams(base + "://" + rest)
+	var c redis.UniversalClient
 	switch {
+	case err != nil:
 	case base != "redis" && base != "rediss" && !(base == "unix" && mode == ""):
 		err = fmt.Errorf("unknown scheme %q", scheme)
 	case mode == "":
 		var o *redis.Options
 		if o, err = redis.ParseURL(plain); err == nil {
-			c = redis.NewClient(o)
+			if err = tlsp.apply(&o.TLSConfig); err == nil {
+				c = redis.NewClient(o)
+			}
 		}
 	case mode == "sentinel":
 		var o *redis.FailoverOptions
 		if o, err = redis.ParseFailoverURL(plain); err == nil {
 			if o.MasterName == "" {
 				err = fmt.Errorf("master_name query parameter is required")
-			} else {
+			} else if err = tlsp.apply(&o.TLSConfig); err == nil {
 				// The sentinel's password is the data node's unless told otherwise, as for redis-cli users.
 				if o.Password == "" {
 					o.Password = o.SentinelPassword
@@ -52,13 +53,15 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 	case mode == "cluster":
 		var o *redis.ClusterOptions
 		if o, err = redis.ParseClusterURL(plain); err == nil {
-			c = redis.NewClusterClient(o)
+			if err = tlsp.apply(&o.TLSConfig); err == nil {
+				c = redis.NewClusterClient(o)
+			}
 		}
 	default:
 		err = fmt.Errorf("unknown scheme %q", scheme)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("redis URL %q: %s", Redact(rawURL), strings.ReplaceAll(err.Error(), rawURL, Redact(rawURL)))
+		return nil, fmt.Errorf("redis URL %q: %s", Redact(rawURL), strings.ReplaceAll(strings.ReplaceAll(err.Error(), rawURL, Redact(rawURL)), plain, Redact(plain)))
 	}
 	return c, nil
 }
