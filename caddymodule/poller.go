@@ -392,7 +392,7 @@ func pollURL(dial string) (string, bool) {
 		return "", false
 	}
 	host, port, err := net.SplitHostPort(dial)
-	if err != nil || host == "" || port == "" {
+	if err != nil || host == "" || port == "" || strings.Trim(port, "0123456789") != "" {
 		return "", false
 	}
 	return "http://" + net.JoinHostPort(host, port), true
