@@ -3,6 +3,7 @@ package gpustats
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,6 +17,8 @@ const scanBatch = 500
 func (w *Watcher) resync(ctx context.Context) error {
 	seen := make(map[string]bool, len(w.nodes))
 	now := time.Now()
+	// ForEachMaster calls read on every master at once: applying what they fetched must take turns.
+	var applying sync.Mutex
 	read := func(ctx context.Context, c redis.Cmdable) error {
 		iter := c.Scan(ctx, 0, w.opts.Names.Pattern(), scanBatch).Iterator()
 		keys := make([]string, 0, scanBatch)
@@ -27,6 +30,8 @@ func (w *Watcher) resync(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			applying.Lock()
+			defer applying.Unlock()
 			for i, v := range vals {
 				if v != nil {
 					id, _ := w.opts.Names.NodeID(keys[i])
