@@ -19,8 +19,9 @@ build:
 bench:
 	./scripts/bench.sh
 
+# demo runs the default scenario through vram_aware, least_conn and round_robin (about 30 s; see docs/demo.md).
 demo:
-	@echo "make demo: not yet (the fleet simulator issue adds it)"
+	$(GO) run ./cmd/sollol-demo --scenario scenarios/default.json
 
 # fuzz runs each fuzzer for FUZZTIME (default 2m).
 FUZZTIME ?= 2m
