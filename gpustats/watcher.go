@@ -124,17 +124,19 @@ func (w *Watcher) Stats() WatcherStats {
 
 func (w *Watcher) run(ctx context.Context) {
 	defer close(w.done)
-	backoff := 100 * time.Millisecond
+	backoff, warned := 100*time.Millisecond, false
 	for ctx.Err() == nil {
-		err := w.session(ctx, func() { backoff = 100 * time.Millisecond })
+		err := w.session(ctx, func() { backoff, warned = 100*time.Millisecond, false })
 		if ctx.Err() != nil {
 			return
 		}
 		msg := err.Error()
 		w.lastErr.Store(&msg)
 		if w.connected.Swap(false) {
+			warned = true
 			w.log.Warn("lost connection to Redis; routing on last known GPU stats until they go stale", zap.Error(err))
-		} else if backoff == 100*time.Millisecond {
+		} else if !warned {
+			warned = true
 			w.log.Warn("cannot reach Redis; retrying in the background", zap.Error(err))
 		} else {
 			w.log.Debug("Redis still unreachable", zap.Error(err), zap.Duration("retry_in", backoff))
@@ -144,7 +146,8 @@ func (w *Watcher) run(ctx context.Context) {
 			return
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 5*time.Second)
+		// Capped at Resync too, so that stats flow again within one resync interval of Redis coming back.
+		backoff = min(2*backoff, 5*time.Second, max(w.opts.Resync, 100*time.Millisecond))
 	}
 }
 
