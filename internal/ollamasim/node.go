@@ -2,7 +2,6 @@ package ollamasim
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -74,11 +73,9 @@ func (n *Node) Start(addr string) error {
 	}
 	n.ln = ln
 	n.srv = &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	n.wg.Go(func() {
-		if err := n.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			panic(err)
-		}
-	})
+	// Serve returns when Close closes the server (ErrServerClosed) or the listener fails; either ends the node's
+	// service, which its clients see as refused connections.
+	n.wg.Go(func() { n.srv.Serve(ln) })
 	return nil
 }
 
