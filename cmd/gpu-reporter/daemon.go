@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -70,13 +72,15 @@ func daemon(ctx context.Context, c *config, stdout io.Writer, log *zap.Logger) e
 	if err != nil {
 		return err
 	}
-	var client *redis.Client
+	var (
+		client    redis.UniversalClient
+		redisDesc string
+	)
 	if !c.json {
-		opts, err := redisOptions(c)
+		client, redisDesc, err = redisClient(c)
 		if err != nil {
 			return err
 		}
-		client = redis.NewClient(opts)
 		defer client.Close()
 	}
 	cfg := reporter.Config{
@@ -117,11 +121,11 @@ func daemon(ctx context.Context, c *config, stdout io.Writer, log *zap.Logger) e
 		if err != nil {
 			return err
 		}
-		log.Info("published one report", zap.String("node_id", r.NodeID), zap.String("redis", client.Options().Addr))
+		log.Info("published one report", zap.String("node_id", r.NodeID), zap.String("redis", redisDesc))
 		return nil
 	}
 	log.Info("gpu-reporter started", zap.String("version", versionString()), zap.String("node_id", nodeID),
-		zap.String("sampler", sampler.Name()), zap.String("redis", client.Options().Addr),
+		zap.String("sampler", sampler.Name()), zap.String("redis", redisDesc),
 		zap.Duration("interval", c.interval), zap.Bool("signed", key != nil))
 	if cfg.Metrics != nil {
 		stop, err := serveMetrics(c.metricsAddr, cfg.Metrics, log)
@@ -133,29 +137,63 @@ func daemon(ctx context.Context, c *config, stdout io.Writer, log *zap.Logger) e
 	return rep.Run(ctx)
 }
 
-// redisOptions builds the client options from --redis-url, or --redis-host and --redis-port, and the password
-// flags. The client fails fast and does not retry: the reporter's own loop retries with a backoff.
-func redisOptions(c *config) (*redis.Options, error) {
+// redisClient connects, lazily, to the Redis deployment named by --redis-url, or by --redis-host and --redis-port,
+// with the password flags, and returns it with a description for logs. The client fails fast and does not retry:
+// the reporter's own loop retries with a backoff. A redis:// or rediss:// URL keeps go-redis's own parsing; every
+// other form gpustats.NewClient reads (redis-sentinel://, redis-cluster://, tls_ca_file and the other tls_*
+// parameters) goes through it, with the same timeouts as query parameters unless the URL sets them.
+func redisClient(c *config) (redis.UniversalClient, string, error) {
+	password := c.redisPassword
+	if password == "" && c.redisPassFile != "" {
+		p, err := readSecretFile(c.redisPassFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("reading the Redis password: %w", err)
+		}
+		password = string(p)
+	}
+	if c.redisURL != "" && !plainRedisURL(c.redisURL) {
+		u, err := url.Parse(c.redisURL)
+		if err != nil {
+			return nil, "", errors.New("--redis-url is not a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL")
+		}
+		if password != "" {
+			user := ""
+			if u.User != nil {
+				user = u.User.Username()
+			}
+			u.User = url.UserPassword(user, password)
+		}
+		q := u.Query()
+		defaults := map[string]string{"dial_timeout": "2s", "read_timeout": "2s", "write_timeout": "2s",
+			"max_retries": "-1", "pool_size": "2"}
+		if strings.Contains(u.Scheme, "-") { // Sentinel and Cluster URLs also take dialer_retries
+			defaults["dialer_retries"] = "1"
+		}
+		for k, v := range defaults {
+			if !q.Has(k) {
+				q.Set(k, v)
+			}
+		}
+		u.RawQuery = q.Encode()
+		client, err := gpustats.NewClient(u.String())
+		if err != nil {
+			return nil, "", fmt.Errorf("--redis-url: %w", err)
+		}
+		return client, gpustats.Redact(u.String()), nil
+	}
 	var opts *redis.Options
 	if c.redisURL != "" {
 		o, err := redis.ParseURL(c.redisURL)
 		if err != nil {
 			// ParseURL's errors may quote the URL, password included.
-			return nil, errors.New("--redis-url is not a redis:// or rediss:// URL")
+			return nil, "", errors.New("--redis-url is not a redis:// or rediss:// URL")
 		}
 		opts = o
 	} else {
 		opts = &redis.Options{Addr: net.JoinHostPort(c.redisHost, strconv.Itoa(c.redisPort))}
 	}
-	switch {
-	case c.redisPassword != "":
-		opts.Password = c.redisPassword
-	case c.redisPassFile != "":
-		p, err := readSecretFile(c.redisPassFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading the Redis password: %w", err)
-		}
-		opts.Password = string(p)
+	if password != "" {
+		opts.Password = password
 	}
 	opts.DialTimeout = 2 * time.Second
 	opts.ReadTimeout = 2 * time.Second
@@ -163,7 +201,13 @@ func redisOptions(c *config) (*redis.Options, error) {
 	opts.MaxRetries = -1
 	opts.DialerRetries = 1
 	opts.PoolSize = 2
-	return opts, nil
+	return redis.NewClient(opts), opts.Addr, nil
+}
+
+// plainRedisURL reports whether go-redis's ParseURL reads rawURL as it is: one server, no tls_* parameters.
+func plainRedisURL(rawURL string) bool {
+	scheme, _, _ := strings.Cut(rawURL, "://")
+	return (scheme == "redis" || scheme == "rediss" || scheme == "unix") && !strings.Contains(rawURL, "tls_")
 }
 
 // drainingFunc reports draining while --drain is set or the drain file exists.
