@@ -26,6 +26,8 @@
 //	overwhelmed     free < MinFreeMB (default 2 GiB), though the model would fit.
 //	make-room       the model fits on no node: the one most able to make room wins, its score using room
 //	                instead of free memory (see below). Select never fails because nothing fits.
+//	too-small       the model is larger than all the node's GPU memory together: even after unloading
+//	                everything it cannot hold the model, so it ranks below every node that can make room.
 //	cpu-only        the node has no GPU: a last resort for GPU work.
 //
 // Two marks push a node below all the others: draining (the report asks for no new requests) ranks a node below

@@ -177,3 +177,20 @@ func TestHerdGuardSizeFromOtherNodes(t *testing.T) {
 		})
 	}
 }
+
+// A reservation for a cold load on the only node large enough must not send the next request for the same model
+// to a node that can never hold it (it would answer 500 at once).
+func TestHerdGuardKeepsHugeModelOnLargeEnoughNode(t *testing.T) {
+	s := NewSelector(Config{}, nil, nil)
+	cands := CandidateSlice{
+		up(node("big", gpu(49152, 44000), installed(model("llama3.1:70b", 40000)))),
+		up(node("small-1", gpu(24576, 23000), installed(model("llama3.1:70b", 40000)))),
+		up(node("small-2", gpu(24576, 23000), installed(model("llama3.1:70b", 40000)))),
+	}
+	for i := range 3 {
+		d := s.Select(cands, Request{Model: "llama3.1:70b", Now: t0.Add(time.Duration(i) * time.Millisecond)})
+		if d.Index != 0 {
+			t.Fatalf("request %d went to %s (%s), which cannot hold the model", i, d.NodeID, d.Reason)
+		}
+	}
+}

@@ -18,6 +18,7 @@ const (
 	classNoStats
 	classOverwhelmed
 	classMakeRoom
+	classTooSmall
 	classCPUOnly
 
 	// Added to a class: a draining node ranks below every node that is not, and a node without the model below
@@ -34,6 +35,7 @@ var classReasons = [...]Reason{
 	classNoStats:                ReasonNoStats,
 	classOverwhelmed:            ReasonOverwhelmed,
 	classMakeRoom:               ReasonMakeRoom,
+	classTooSmall:               ReasonTooSmall,
 	classCPUOnly:                ReasonCPUOnly,
 }
 
@@ -127,6 +129,12 @@ func (s *Selector) judge(c Candidate, r *request) verdict {
 				v.class = classFits
 			case fits:
 				v.class = classOverwhelmed
+			case v.needMB+s.cfg.HeadroomMB > n.TotalMB:
+				// Even with every model unloaded the node cannot hold it: Ollama would refuse or spill it to
+				// the CPU. Ranked below every node that can make room, however much the herd guard has
+				// reserved there, since those reservations go away and this node's size does not.
+				v.class = classTooSmall
+				scoreMB = roomMB(n) - (n.FreeMB - v.freeMB)
 			default:
 				v.class = classMakeRoom
 				scoreMB = roomMB(n) - (n.FreeMB - v.freeMB)

@@ -23,6 +23,9 @@ const (
 	ReasonOverwhelmed
 	// ReasonMakeRoom: the model fits on no node; this one is the most able to make room by unloading models.
 	ReasonMakeRoom
+	// ReasonTooSmall: the model is larger than the node's GPU memory in total; no node with a GPU large enough
+	// was available.
+	ReasonTooSmall
 	// ReasonCPUOnly: the node has no GPU; nothing with a GPU was available.
 	ReasonCPUOnly
 	// ReasonDraining: the node is draining; nothing else was available.
@@ -46,6 +49,7 @@ var reasonNames = [reasonCount]string{
 	ReasonNoStats:              "no-stats",
 	ReasonOverwhelmed:          "overwhelmed",
 	ReasonMakeRoom:             "make-room",
+	ReasonTooSmall:             "too-small",
 	ReasonCPUOnly:              "cpu-only",
 	ReasonDraining:             "draining",
 	ReasonNotInstalled:         "not-installed",

@@ -53,7 +53,7 @@ func TestVRAMAwareBeatsLeastConn(t *testing.T) {
 	if va.Requests == 0 || va.Requests != lc.Requests {
 		t.Fatalf("requests %d and %d: want the same workload", va.Requests, lc.Requests)
 	}
-	if n := va.OOMFitting - knownMakeRoomMisses(t, sc, va); n != 0 {
+	if n := va.OOMFitting; n != 0 {
 		t.Errorf("vram_aware: %d out-of-memory failures for models a node could hold", n)
 	}
 	if va.NotInstalled != 0 || va.Other != 0 {
@@ -106,35 +106,4 @@ func TestChartIsWritten(t *testing.T) {
 	if err := writeChart(filepath.Join(t.TempDir(), "c.gif"), sc, []*Summary{s}); err == nil {
 		t.Fatal("want an error for .gif")
 	}
-}
-
-// knownMakeRoomMisses counts, and logs, the out-of-memory failures caused by a known lbpolicy bug: when no node
-// has room for a model, the make-room rule may choose a node whose whole VRAM is smaller than the model (a sure
-// 500) over the node that can hold it, because a reservation for the same model, made by a request a moment
-// earlier, counts against that node's room. Remove this once lbpolicy ranks such nodes last.
-func knownMakeRoomMisses(t *testing.T, sc *Scenario, s *Summary) int {
-	reqs := Workload(sc)
-	n := 0
-	for i, r := range s.Results {
-		if r.Outcome != OutOfMemory || !strings.Contains(r.Decision, "reason=make-room") {
-			continue
-		}
-		for j, ns := range sc.Nodes {
-			total := 0.0
-			for _, g := range ns.GPUs {
-				total += g.VRAMMB
-			}
-			var need float64
-			for _, m := range sc.nodeConfig(j, nil, "").Models {
-				if m.Name == reqs[i].Model {
-					need = m.FootprintMB()
-				}
-			}
-			if strings.Contains(r.Decision, "node="+ns.Name+";") && total < need {
-				t.Logf("KNOWN lbpolicy BUG: make-room sent %s (%.0f MiB) to %s (%.0f MiB of VRAM in all)", reqs[i].Model, need, ns.Name, total)
-				n++
-			}
-		}
-	}
-	return n
 }
