@@ -40,13 +40,16 @@ var (
 		"Free GPU memory of each node, summed over its GPUs, as last reported.", []string{"redis", "node"}, nil)
 	descConnected = prometheus.NewDesc("caddy_vram_aware_redis_connected",
 		"1 when the watcher is connected to Redis.", []string{"redis"}, nil)
+	descPolled = prometheus.NewDesc("caddy_vram_aware_ollama_upstreams",
+		"Upstreams whose Ollama API the policy polls, by state (ok, failing, not_ollama, pending, unsupported).",
+		[]string{"state"}, nil)
 )
 
 // collector exposes the policy's state to Prometheus at scrape time.
 type collector struct{}
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSelections, descReports, descNodes, descAge, descFree, descConnected} {
+	for _, d := range []*prometheus.Desc{descSelections, descReports, descNodes, descAge, descFree, descConnected, descPolled} {
 		ch <- d
 	}
 }
@@ -90,6 +93,7 @@ func (collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descNodes, prometheus.GaugeValue, float64(fresh), target, "fresh")
 		ch <- prometheus.MustNewConstMetric(descNodes, prometheus.GaugeValue, float64(stale), target, "stale")
 	})
+	collectPolled(ch)
 }
 
 // registerMetrics adds the collector to a registry once; Caddy keeps one registry across reloads.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/sollol-go/sollol/gpustats"
@@ -396,6 +397,17 @@ func pollURL(dial string) (string, bool) {
 		return "", false
 	}
 	return "http://" + net.JoinHostPort(host, port), true
+}
+
+// collectPolled counts the polled upstreams by state for Prometheus.
+func collectPolled(ch chan<- prometheus.Metric) {
+	counts := map[string]int{pollPending: 0, pollOK: 0, pollFailing: 0, pollNotOllama: 0, pollUnsupported: 0}
+	for _, u := range PolledUpstreams() {
+		counts[u.State]++
+	}
+	for state, n := range counts {
+		ch <- prometheus.MustNewConstMetric(descPolled, prometheus.GaugeValue, float64(n), state)
+	}
 }
 
 // PolledUpstream is one upstream in GET /vram_aware/ollama.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/sollol-go/sollol/gpustats"
@@ -377,6 +378,45 @@ func pollerGoroutines() int {
 		}
 	}
 	return n
+}
+
+// TestPollerMetrics: Prometheus sees the polled upstreams by state, through the pollers in use.
+func TestPollerMetrics(t *testing.T) {
+	ok := newFakeOllama(t, psLlama, tagsThree)
+	web := newFakeOllama(t, psLlama, tagsThree)
+	web.status.Store(404)
+	p, err := acquirePoller(pollOptions{Interval: 50 * time.Millisecond}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { releasePoller(p) })
+	waitNode(t, p, ok.dial(), "node", func(n *gpustats.Node) bool { return n != nil })
+	deadline := time.Now().Add(5 * time.Second)
+	for st := p.status(web.dial()); st == nil || st.state != pollNotOllama; st = p.status(web.dial()) {
+		if p.lookup(web.dial(), time.Now()); time.Now().After(deadline) {
+			t.Fatalf("status %+v", st)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	reg := prometheus.NewRegistry()
+	if err := registerMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() == "caddy_vram_aware_ollama_upstreams" {
+			for _, m := range f.GetMetric() {
+				got[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	if got["ok"] != 1 || got["not_ollama"] != 1 || got["failing"] != 0 || len(got) != 5 {
+		t.Errorf("caddy_vram_aware_ollama_upstreams: %v", got)
+	}
 }
 
 func TestPollerJitter(t *testing.T) {
