@@ -1,7 +1,7 @@
 # Everything CI runs is `make test`; the README documents the same command.
 GO ?= go
 
-.PHONY: test build bench demo fuzz vet
+.PHONY: test build bench bench-e2e demo fuzz vet
 
 test: vet
 	./scripts/need-redis.sh
@@ -18,6 +18,10 @@ build:
 
 bench:
 	./scripts/bench.sh
+
+# bench-e2e: the caddy binary under wrk, vram_aware vs least_conn in alternating rounds (about a minute).
+bench-e2e:
+	./scripts/bench-e2e.sh
 
 # demo runs the default scenario through vram_aware, least_conn and round_robin (about 30 s; see docs/demo.md).
 demo:
