@@ -139,11 +139,15 @@ http://127.0.0.1:%d {
 	}
 }`, g.adminPort, g.httpPort, g.httpPort, a.addr(), b.addr()), "caddyfile")
 	// The first request may come before the first poll's answer; the fallback decides that one.
-	until(t, "b resident ollama", func() string {
-		up := g.post("/api/chat", chatBody("llama3.1:8b"))
-		d := g.lastDecision()
-		return up + " " + d.Reason + " " + d.Source
-	})
+	until(t, "b resident ollama", func() string { return g.route("/api/chat", chatBody("llama3.1:8b")) })
+}
+
+// route posts body to path and returns the upstream, the reason and the source of the stats, space-separated.
+func (g *gateway) route(path, body string) string {
+	g.t.Helper()
+	up := g.post(path, body)
+	d := g.lastDecision()
+	return up + " " + d.Reason + " " + d.Source
 }
 
 func TestPollFollowsResidency(t *testing.T) {
@@ -151,7 +155,9 @@ func TestPollFollowsResidency(t *testing.T) {
 	a.holds([]string{"llama3.1:8b"}, "qwen2.5:7b")
 	b.holds([]string{"qwen2.5:7b"}, "llama3.1:8b", "mistral:7b")
 	g := startGateway(t, "ollama_poll 100ms\nfallback first", a, b)
-	until(t, "a", func() string { return g.post("/api/chat", chatBody("llama3.1:8b")) })
+	until(t, "a resident ollama", func() string { return g.route("/api/chat", chatBody("llama3.1:8b")) })
+	// Both polled: until then, b, which has llama3.1:8b installed, would rank above a, which has no stats yet.
+	until(t, "b resident ollama", func() string { return g.route("/api/chat", chatBody("qwen2.5:7b")) })
 	for _, tc := range []struct{ path, model, want, reason string }{
 		{"/api/chat", "llama3.1:8b", "a", "resident"},
 		{"/api/generate", "qwen2.5:7b", "b", "resident"},
@@ -183,10 +189,11 @@ func TestPollFollowsResidency(t *testing.T) {
 func TestPollSkipsFailingUpstream(t *testing.T) {
 	a, b := newOllama(t, "a"), newOllama(t, "b")
 	a.holds([]string{"llama3.1:8b"})
-	b.holds(nil, "llama3.1:8b")
+	b.holds(nil, "llama3.1:8b", "mistral:7b")
 	gw := startGateway(t, "ollama_poll 100ms\nfallback first", a, b)
 	post := func() string { return gw.tryPost("/api/chat", chatBody("llama3.1:8b")) }
-	until(t, "a", post)
+	until(t, "a resident ollama", func() string { return gw.route("/api/chat", chatBody("llama3.1:8b")) })
+	until(t, "b memory-unknown ollama", func() string { return gw.route("/api/chat", chatBody("mistral:7b")) })
 
 	// a's Ollama API fails while its other paths still answer: the poller drops what it knew of a, so b, which has
 	// the model installed, ranks above a, which has no stats.
@@ -299,7 +306,8 @@ func TestPollerEndsOnReload(t *testing.T) {
 	base := ourGoroutines()
 	for i := range 20 {
 		g.load(fmt.Sprintf("ollama_poll %dms", 100+i%2*50), "", a, b)
-		until(t, "a", func() string { return g.post("/api/chat", chatBody("llama3.1:8b")) })
+		// A reload may close the connection a request was about to reuse.
+		until(t, "a", func() string { return g.tryPost("/api/chat", chatBody("llama3.1:8b")) })
 	}
 	waitGoroutines(t, "after 20 reloads", func() bool { return ourGoroutines() <= base && pollerGoroutines() == 1 })
 
@@ -310,7 +318,7 @@ func TestPollerEndsOnReload(t *testing.T) {
 	if n := a.api.psHits.Load(); n != hits {
 		t.Errorf("a was asked %d times after polling was turned off", n-hits)
 	}
-	if got := g.post("/api/chat", chatBody("llama3.1:8b")); got != "a" {
+	if got := g.tryPost("/api/chat", chatBody("llama3.1:8b")); got != "a" {
 		t.Errorf("went to %s, want the fallback's first", got)
 	}
 }
