@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -99,6 +100,7 @@ type VRAMAware struct {
 	modelHeader string
 	log         *zap.Logger
 	pool        sync.Pool // *upstreamCandidates
+	upstreams   atomic.Pointer[upstreamMap]
 }
 
 // CaddyModule returns the Caddy module information.
@@ -282,7 +284,7 @@ func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w ht
 	model, modelRef := p.requestModel(r)
 	now := time.Now()
 	cs := p.pool.Get().(*upstreamCandidates)
-	cs.fill(pool, p.snapshot(), p.Nodes, p.poller, now, p.staleAfter)
+	cs.fill(pool, p.snapshot(), &p.upstreams, p.Nodes, p.poller, now, p.staleAfter)
 	d := p.selector.Select(cs, lbpolicy.Request{Model: model, Now: now})
 	var node *gpustats.Node
 	src := sourceNone
@@ -365,16 +367,16 @@ type upstreamCandidates struct {
 }
 
 // fill takes each upstream's node from the Redis snapshot, mapped through nodeIDs, or from the poller where the
-// snapshot has no fresh report for it.
-func (c *upstreamCandidates) fill(pool reverseproxy.UpstreamPool, snap *gpustats.Snapshot, nodeIDs map[string]string,
-	polled *poller, now time.Time, staleAfter time.Duration) {
+// snapshot has no fresh report for it. The upstream map spares the lookups while it describes pool and snap.
+func (c *upstreamCandidates) fill(pool reverseproxy.UpstreamPool, snap *gpustats.Snapshot, mapping *atomic.Pointer[upstreamMap],
+	nodeIDs map[string]string, polled *poller, now time.Time, staleAfter time.Duration) {
 	c.pool = pool
-	for _, u := range pool {
-		n := snap.Lookup(u.Dial)
-		if n == nil && nodeIDs != nil {
-			if id, ok := nodeIDs[u.Dial]; ok {
-				n = snap.Node(id)
-			}
+	m := mapping.Load()
+	mapped := true
+	for i, u := range pool {
+		n, ok := m.node(snap, pool, i)
+		if !ok {
+			n, mapped = resolveUpstream(snap, u.Dial, nodeIDs).Load(), false
 		}
 		src := sourceRedis
 		if n == nil || now.Sub(n.Updated) > staleAfter {
@@ -389,6 +391,9 @@ func (c *upstreamCandidates) fill(pool reverseproxy.UpstreamPool, snap *gpustats
 		}
 		c.nodes = append(c.nodes, n)
 		c.sources = append(c.sources, src)
+	}
+	if !mapped {
+		refreshUpstreamMap(mapping, pool, snap, nodeIDs, now)
 	}
 }
 

@@ -20,8 +20,21 @@ type Node struct {
 	// UtilizationPct is the mean utilisation of the GPUs that report one.
 	UtilizationPct float64
 
-	loaded    map[string]LoadedModel
-	installed map[string]float64
+	// InstalledKnown is true when the node reported its installed models.
+	InstalledKnown bool
+
+	models map[string]ModelInfo
+}
+
+// ModelInfo is what a node's report says about one model.
+type ModelInfo struct {
+	// Loaded is true when Ollama holds the model in memory; SizeMB is then its footprint and SizeVRAMMB the part
+	// of it in GPU memory.
+	Loaded             bool
+	SizeMB, SizeVRAMMB float64
+	// Installed is true when the model is on disk; DiskMB is its size there.
+	Installed bool
+	DiskMB    float64
 }
 
 // NewNode derives a Node from a validated report.
@@ -47,15 +60,19 @@ func NewNode(r *Report, received time.Time) *Node {
 		n.UtilizationPct = utilSum / float64(utilN)
 	}
 	if o := r.Ollama; o != nil {
-		n.loaded = make(map[string]LoadedModel, len(o.Loaded))
-		for _, m := range o.Loaded {
-			n.loaded[CanonicalModel(m.Name)] = m
+		n.InstalledKnown = o.Installed != nil
+		n.models = make(map[string]ModelInfo, len(o.Loaded)+len(o.Installed))
+		for _, m := range o.Installed {
+			name := CanonicalModel(m.Name)
+			info := n.models[name]
+			info.Installed, info.DiskMB = true, m.SizeMB
+			n.models[name] = info
 		}
-		if o.Installed != nil {
-			n.installed = make(map[string]float64, len(o.Installed))
-			for _, m := range o.Installed {
-				n.installed[CanonicalModel(m.Name)] = m.SizeMB
-			}
+		for _, m := range o.Loaded {
+			name := CanonicalModel(m.Name)
+			info := n.models[name]
+			info.Loaded, info.SizeMB, info.SizeVRAMMB = true, m.SizeMB, m.SizeVRAMMB
+			n.models[name] = info
 		}
 	}
 	return n
@@ -64,30 +81,34 @@ func NewNode(r *Report, received time.Time) *Node {
 // Age is how old the report is at now.
 func (n *Node) Age(now time.Time) time.Duration { return now.Sub(n.Updated) }
 
+// Model returns what the report says about model (canonical, see CanonicalModel), in one lookup.
+func (n *Node) Model(model string) ModelInfo { return n.models[model] }
+
 // Loaded returns the loaded model named model (canonical, see CanonicalModel).
 func (n *Node) Loaded(model string) (LoadedModel, bool) {
-	m, ok := n.loaded[model]
-	return m, ok
+	info := n.models[model]
+	return LoadedModel{Name: model, SizeMB: info.SizeMB, SizeVRAMMB: info.SizeVRAMMB}, info.Loaded
 }
 
 // Installed says whether the node has model (canonical) on disk, and its size. known is false when the node did
 // not report its installed models, in which case installed is meaningless.
 func (n *Node) Installed(model string) (sizeMB float64, installed, known bool) {
-	if n.installed == nil {
-		return 0, false, false
-	}
-	sizeMB, installed = n.installed[model]
-	return sizeMB, installed, true
+	info := n.models[model]
+	return info.DiskMB, info.Installed, n.InstalledKnown
 }
 
 // ModelSizeMB is the memory model (canonical) takes on this node when loaded, as far as the node knows: the loaded
 // size when resident, else the size on disk.
-func (n *Node) ModelSizeMB(model string) (float64, bool) {
-	if m, ok := n.loaded[model]; ok {
+func (n *Node) ModelSizeMB(model string) (float64, bool) { return n.models[model].sizeMB() }
+
+func (m ModelInfo) sizeMB() (float64, bool) {
+	switch {
+	case m.Loaded:
 		return m.SizeMB, true
+	case m.Installed:
+		return m.DiskMB, true
 	}
-	s, ok := n.installed[model]
-	return s, ok
+	return 0, false
 }
 
 // CanonicalModel spells a model name the way Ollama lists it: lower case, with the tag ":latest" when none is

@@ -39,29 +39,48 @@ func NewSnapshot(nodes ...*Node) *Snapshot {
 }
 
 // Node returns the latest report of node id, or nil.
-func (s *Snapshot) Node(id string) *Node {
-	if s == nil {
-		return nil
-	}
-	if i, ok := s.ids[id]; ok {
-		return s.slots[i].Load()
-	}
-	return nil
-}
+func (s *Snapshot) Node(id string) *Node { return s.RefByID(id).Load() }
 
 // Lookup finds the node behind an upstream dial address ("host:port"): by exact node id, then by the host of a
 // node id, then by the host names and addresses that reports announce. It returns nil when no report matches.
-func (s *Snapshot) Lookup(dial string) *Node {
-	if s == nil {
+func (s *Snapshot) Lookup(dial string) *Node { return s.Ref(dial).Load() }
+
+// NodeRef is where a node's latest report lives in a snapshot. Holding one saves the lookup: Load returns the
+// node's latest report for as long as the snapshot is current.
+type NodeRef struct{ p *atomic.Pointer[Node] }
+
+// Load returns the node's latest report, or nil for the zero NodeRef.
+func (r NodeRef) Load() *Node {
+	if r.p == nil {
 		return nil
 	}
+	return r.p.Load()
+}
+
+// RefByID returns the reference of node id, or the zero NodeRef.
+func (s *Snapshot) RefByID(id string) NodeRef {
+	if s == nil {
+		return NodeRef{}
+	}
+	if i, ok := s.ids[id]; ok {
+		return NodeRef{&s.slots[i]}
+	}
+	return NodeRef{}
+}
+
+// Ref returns the reference of the node behind an upstream dial address, found as Lookup finds it, or the zero
+// NodeRef.
+func (s *Snapshot) Ref(dial string) NodeRef {
+	if s == nil {
+		return NodeRef{}
+	}
 	if i, ok := s.ids[dial]; ok {
-		return s.slots[i].Load()
+		return NodeRef{&s.slots[i]}
 	}
 	if i, ok := s.hosts[hostOf(dial)]; ok {
-		return s.slots[i].Load()
+		return NodeRef{&s.slots[i]}
 	}
-	return nil
+	return NodeRef{}
 }
 
 // Len is the number of nodes.

@@ -90,12 +90,12 @@ func (s *Selector) judge(c Candidate, r *request) verdict {
 	}
 	resident, installed := false, false
 	model := r.model
+	var info gpustats.ModelInfo
 	if model != "" {
-		lm, loaded := n.Loaded(model)
-		resident = loaded && lm.SizeVRAMMB > 0
-		_, inst, known := n.Installed(model)
-		installed = inst || loaded
-		if known && !installed {
+		info = n.Model(model)
+		resident = info.Loaded && info.SizeVRAMMB > 0
+		installed = info.Installed || info.Loaded
+		if n.InstalledKnown && !installed {
 			extra |= classNotInstalled
 		}
 	}
@@ -122,7 +122,7 @@ func (s *Selector) judge(c Candidate, r *request) verdict {
 		case model == "":
 			v.class = classFits
 		default:
-			v.needMB = s.needMB(n, model, r.sizeMB)
+			v.needMB = s.needMB(info, r.sizeMB)
 			fits := v.needMB+s.cfg.HeadroomMB <= v.freeMB
 			switch {
 			case fits && !overwhelmed:

@@ -39,11 +39,14 @@ func roomMB(n *gpustats.Node) float64 {
 	return min(room, n.TotalMB)
 }
 
-// needMB is the GPU memory model takes when loaded on n: the size n reports for it, else the size any other node
+// needMB is the GPU memory a model takes when loaded on a node: the size the node reports for it (info), else the size any other node
 // reports (sizeMB), else the configured default.
-func (s *Selector) needMB(n *gpustats.Node, model string, sizeMB float64) float64 {
-	if mb, ok := n.ModelSizeMB(model); ok && mb > 0 {
-		return mb
+func (s *Selector) needMB(info gpustats.ModelInfo, sizeMB float64) float64 {
+	switch {
+	case info.Loaded && info.SizeMB > 0:
+		return info.SizeMB
+	case info.Installed && info.DiskMB > 0:
+		return info.DiskMB
 	}
 	if sizeMB > 0 {
 		return sizeMB
@@ -60,11 +63,12 @@ func knownSizeMB(cs Candidates, model string) float64 {
 		if node == nil || node.Report == nil {
 			continue
 		}
-		if lm, ok := node.Loaded(model); ok && lm.SizeMB > 0 {
-			return lm.SizeMB
+		info := node.Model(model)
+		if info.Loaded && info.SizeMB > 0 {
+			return info.SizeMB
 		}
-		if mb, ok, _ := node.Installed(model); ok && mb > 0 && installed == 0 {
-			installed = mb
+		if info.Installed && info.DiskMB > 0 && installed == 0 {
+			installed = info.DiskMB
 		}
 	}
 	return installed
