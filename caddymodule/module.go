@@ -270,11 +270,12 @@ func (p *VRAMAware) validatePoll() error {
 	return nil
 }
 
-// Cleanup releases the watcher and the poller; the last configuration using them stops them.
+// Cleanup releases the watcher and the poller; the last configuration using them stops them. The fields stay set:
+// requests of the old configuration may still be choosing upstreams while it is cleaned up, and a stopped
+// watcher or poller still answers with its last state.
 func (p *VRAMAware) Cleanup() error {
 	releaseWatcher(p.shared)
 	releasePoller(p.poller)
-	p.shared, p.poller = nil, nil
 	return nil
 }
 
