@@ -17,6 +17,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
+	"github.com/sollol-go/sollol/caddymodule"
 	"github.com/sollol-go/sollol/gpustats"
 	"github.com/sollol-go/sollol/internal/redistest"
 )
@@ -151,6 +152,27 @@ func publish(t *testing.T, srv *redistest.Server, ups map[*ollama]nodeSpec) {
 		if err := p.Publish(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
+		waitForReport(t, r.NodeID, r.Timestamp)
+	}
+}
+
+// waitForReport waits until the policy holds a report of node taken at ts or later, so that a test's first
+// request does not race the report through Redis (and a lucky fallback choice does not pass for a routed one).
+func waitForReport(t *testing.T, node string, ts float64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for _, target := range caddymodule.Targets() {
+			for _, n := range target.Nodes {
+				if n.ID == node && n.Report.Timestamp >= ts {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the policy never saw the report of %s", node)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -43,6 +43,8 @@ type Watcher struct {
 
 	snap  atomic.Pointer[Snapshot]
 	nodes map[string]*Node // owned by the run goroutine
+	// indexStale is when w.nodes stopped matching the snapshot's index (zero: it matches); run goroutine only.
+	indexStale time.Time
 
 	connected atomic.Bool
 	accepted  atomic.Uint64
@@ -175,7 +177,15 @@ func (w *Watcher) session(ctx context.Context, connected func()) error {
 			}
 			next = time.Now().Add(w.opts.Resync)
 		}
-		msg, err := ps.ReceiveTimeout(ctx, time.Until(next))
+		wait := time.Until(next)
+		if !w.indexStale.IsZero() {
+			if since := time.Since(w.indexStale); since >= indexDelay {
+				w.publishIndex()
+			} else {
+				wait = min(wait, indexDelay-since)
+			}
+		}
+		msg, err := ps.ReceiveTimeout(ctx, wait)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -64,13 +64,15 @@ func (w *Watcher) resync(ctx context.Context) error {
 		err = read(ctx, w.client)
 	}
 	if err != nil {
+		w.publishIndex() // what was read before the error
 		return fmt.Errorf("reading GPU reports: %w", err)
 	}
 	for id, n := range w.nodes {
 		if !seen[id] && now.Sub(n.Updated) > w.opts.Forget {
-			w.remove(id)
+			w.remove(id, now)
 		}
 	}
+	w.publishIndex()
 	w.resyncs.Add(1)
 	return nil
 }
@@ -129,7 +131,7 @@ func (w *Watcher) apply(key string, data []byte, now time.Time) {
 		return
 	}
 	if r.Tombstone {
-		w.remove(r.NodeID)
+		w.remove(r.NodeID, now)
 		return
 	}
 	w.accepted.Add(1)
@@ -140,18 +142,34 @@ func (w *Watcher) apply(key string, data []byte, now time.Time) {
 		snap.slots[snap.ids[r.NodeID]].Store(n)
 		return
 	}
-	w.publish()
+	w.indexChanged(now)
 }
 
-func (w *Watcher) remove(id string) {
+func (w *Watcher) remove(id string, now time.Time) {
 	if _, ok := w.nodes[id]; ok {
 		delete(w.nodes, id)
-		w.publish()
+		w.indexChanged(now)
 	}
 }
 
-// publish replaces the snapshot with one built from w.nodes.
-func (w *Watcher) publish() {
+// indexDelay is how long a change to the set of nodes may wait for others before the snapshot is rebuilt. A
+// rebuild costs O(nodes); without the delay, a thousand reporters starting together would cost a million.
+const indexDelay = 5 * time.Millisecond
+
+// indexChanged notes that the snapshot's index no longer matches w.nodes; the session rebuilds it within
+// indexDelay, and a resync at its end.
+func (w *Watcher) indexChanged(now time.Time) {
+	if w.indexStale.IsZero() {
+		w.indexStale = now
+	}
+}
+
+// publishIndex replaces the snapshot with one built from w.nodes, if the index changed.
+func (w *Watcher) publishIndex() {
+	if w.indexStale.IsZero() {
+		return
+	}
+	w.indexStale = time.Time{}
 	nodes := make([]*Node, 0, len(w.nodes))
 	for _, n := range w.nodes {
 		nodes = append(nodes, n)
