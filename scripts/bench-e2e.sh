@@ -30,9 +30,11 @@ for i in 1 2 3 4; do
 	respond \`{\"model\":\"llama3.1:8b\",\"message\":{\"role\":\"assistant\",\"content\":\"hi\"},\"done\":true}\` 200
 }
 "
-	free=$((8000 + i * 3000))
-	loaded='[]'
-	[ "$i" = 2 ] && loaded='[{"name":"llama3.1:8b","size_mb":5200,"size_vram_mb":5200}]'
+	# Every node holds the model with the same free memory, so that vram_aware spreads the load by in-flight
+	# requests as least_conn does: the comparison measures what the policy costs, not where it sends traffic
+	# (all upstreams live in the same process here, and piling onto one would change the upstream side too).
+	free=16000
+	loaded='[{"name":"llama3.1:8b","size_mb":5200,"size_vram_mb":5200}]'
 	report="{\"vendor\":\"nvidia\",\"node_id\":\"127.0.0.1:$p\",\"timestamp\":$(date +%s.%N),\"gpus\":[{\"index\":0,\"name\":\"RTX 4090\",\"memory_total_mb\":24564,\"memory_free_mb\":$free,\"memory_used_mb\":$((24564 - free)),\"utilization_percent\":20,\"temperature_c\":50}],\"ollama\":{\"reachable\":true,\"loaded\":$loaded,\"installed\":[{\"name\":\"llama3.1:8b\",\"size_mb\":4700}]}}"
 	redis-cli -p "$rport" set "sollol:gpu:127.0.0.1:$p" "$report" >/dev/null
 done
