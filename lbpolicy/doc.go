@@ -18,6 +18,9 @@
 //	                does not count). Nothing has to load, so free memory does not demote it.
 //	fits            the model fits: its size + HeadroomMB ≤ free, and the node is not overwhelmed.
 //	                With no model named, every node that is not overwhelmed is here (reason most-free).
+//	loading         an earlier request sent the model here to load within the report interval (the herd guard's
+//	                reservation says so) and no further copy fits: this request joins that load rather than
+//	                evicting models elsewhere to load yet another copy.
 //	memory-unknown  the node has GPUs but did not report their memory, so whether the model fits is unknown:
 //	                below every known fit, above every known misfit. Nodes that report the model installed rank
 //	                first; then the score, in which free memory counts as 0, so in-flight requests and

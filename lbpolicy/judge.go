@@ -13,6 +13,7 @@ type class int
 const (
 	classResident class = iota
 	classFits
+	classLoading
 	classMemoryUnknownInstalled
 	classMemoryUnknown
 	classNoStats
@@ -29,6 +30,7 @@ const (
 
 var classReasons = [...]Reason{
 	classResident:               ReasonResident,
+	classLoading:                ReasonLoading,
 	classFits:                   ReasonFits,
 	classMemoryUnknownInstalled: ReasonMemoryUnknown,
 	classMemoryUnknown:          ReasonMemoryUnknown,
@@ -63,6 +65,8 @@ type verdict struct {
 // request is what judge needs to know about the request, worked out once per Select.
 type request struct {
 	model string
+	// key identifies model in the herd guard's reservations.
+	key uint64
 	// sizeMB is the model's size as known from any node, 0 when none knows it.
 	sizeMB float64
 	// A report is fresh when taken between notBefore and notAfter; reservations before reserveCut have expired.
@@ -70,7 +74,7 @@ type request struct {
 }
 
 func (s *Selector) newRequest(r Request, now time.Time, sizeMB float64) request {
-	return request{model: r.Model, sizeMB: sizeMB, notBefore: now.Add(-s.cfg.StaleAfter),
+	return request{model: r.Model, key: modelKey(r.Model), sizeMB: sizeMB, notBefore: now.Add(-s.cfg.StaleAfter),
 		notAfter: now.Add(s.cfg.MaxSkew), reserveCut: now.Add(-s.cfg.ReserveTTL)}
 }
 
@@ -111,12 +115,19 @@ func (s *Selector) judge(c Candidate, r *request) verdict {
 			v.class = classMemoryUnknownInstalled
 		}
 	default:
-		v.freeMB = n.FreeMB - s.res.Pending(n.Report.NodeID, r.reservedSince(n))
+		pending, loading := s.res.pending(n.Report.NodeID, r.key, r.reservedSince(n))
+		v.freeMB = n.FreeMB - pending
 		scoreMB = v.freeMB
 		overwhelmed := v.freeMB < s.cfg.MinFreeMB
 		switch {
 		case resident:
 			v.class = classResident
+		case loading > 0 && !(s.needMB(info, r.sizeMB)+s.cfg.HeadroomMB <= v.freeMB && !overwhelmed):
+			// An earlier request is loading the model here, which the node's report cannot show yet, and
+			// another copy does not fit here: this request joins that load, unless another node has room for
+			// a copy of its own (fits ranks higher), rather than evicting models elsewhere (make-room).
+			v.class = classLoading
+			scoreMB = v.freeMB + loading
 		case model == "" && overwhelmed:
 			v.class = classOverwhelmed
 		case model == "":

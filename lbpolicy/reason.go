@@ -9,6 +9,9 @@ const (
 	ReasonUnknown Reason = iota
 	// ReasonResident: the model is loaded in the node's GPU memory.
 	ReasonResident
+	// ReasonLoading: an earlier request sent the model to this node to load, and its reports do not show it yet;
+	// the request joins that load.
+	ReasonLoading
 	// ReasonFits: the model is not loaded but fits in the node's free GPU memory.
 	ReasonFits
 	// ReasonMostFree: no model was named; the node has the best score among nodes that are not overwhelmed.
@@ -43,6 +46,7 @@ const (
 var reasonNames = [reasonCount]string{
 	ReasonUnknown:              "unknown",
 	ReasonResident:             "resident",
+	ReasonLoading:              "loading",
 	ReasonFits:                 "fits",
 	ReasonMostFree:             "most-free",
 	ReasonMemoryUnknown:        "memory-unknown",

@@ -28,6 +28,10 @@ type slot struct {
 	// Each entry packs the reservation's time (milliseconds since the Unix epoch, plus one) in the high bits and
 	// its size in MiB in the low bits, so that one atomic word holds a consistent pair. Zero is an empty entry.
 	entries [16]atomic.Uint64
+	// models[i] identifies the model entry i was reserved for (modelKey), 0 when unknown or merged. It is written
+	// just before its entry, so a reader may pair an entry with the previous model for an instant: a heuristic,
+	// never a correctness matter.
+	models [16]atomic.Uint64
 }
 
 const (
@@ -39,6 +43,11 @@ const (
 // Reserve records that mb MiB on node nodeID are taken by a load decided at time at. Reservations made at or
 // before since no longer count and their room is reused; pass the same since as to Pending.
 func (r *Reservations) Reserve(nodeID string, mb float64, at, since time.Time) {
+	r.reserve(nodeID, 0, mb, at, since)
+}
+
+// reserve is Reserve for the model with key model (see modelKey; 0 for none).
+func (r *Reservations) reserve(nodeID string, model uint64, mb float64, at, since time.Time) {
 	if nodeID == "" || !(mb > 0) {
 		return
 	}
@@ -50,6 +59,7 @@ func (r *Reservations) Reserve(nodeID string, mb float64, at, since time.Time) {
 		for i := range s.entries {
 			old := s.entries[i].Load()
 			if old == 0 || old>>mbBits <= cut {
+				s.models[i].Store(model)
 				if s.entries[i].CompareAndSwap(old, v) {
 					return
 				}
@@ -60,6 +70,7 @@ func (r *Reservations) Reserve(nodeID string, mb float64, at, since time.Time) {
 			}
 		}
 		if latest >= 0 && s.entries[latest].CompareAndSwap(latestV, merge(latestV, v)) {
+			s.models[latest].Store(0)
 			return
 		}
 	}
@@ -67,22 +78,45 @@ func (r *Reservations) Reserve(nodeID string, mb float64, at, since time.Time) {
 
 // Pending returns the MiB reserved on node nodeID by reservations made after since.
 func (r *Reservations) Pending(nodeID string, since time.Time) float64 {
+	total, _ := r.pending(nodeID, 0, since)
+	return total
+}
+
+// pending returns the MiB reserved on node nodeID after since, and how much of it is for the model with key
+// model (0: none asked).
+func (r *Reservations) pending(nodeID string, model uint64, since time.Time) (total, forModel float64) {
 	m := r.slots.Load()
 	if m == nil {
-		return 0
+		return 0, 0
 	}
 	s := (*m)[nodeID]
 	if s == nil {
-		return 0
+		return 0, 0
 	}
 	cut := floorMS(since)
-	var sum uint64
+	var sum, same uint64
 	for i := range s.entries {
 		if v := s.entries[i].Load(); v>>mbBits > cut {
 			sum += v & mbMax
+			if model != 0 && s.models[i].Load() == model {
+				same += v & mbMax
+			}
 		}
 	}
-	return float64(sum)
+	return float64(sum), float64(same)
+}
+
+// modelKey identifies a model name in reservations: FNV-1a, never 0, computed without allocating.
+func modelKey(model string) uint64 {
+	if model == "" {
+		return 0
+	}
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(model); i++ {
+		h ^= uint64(model[i])
+		h *= 1099511628211
+	}
+	return max(h, 1)
 }
 
 func (r *Reservations) slot(nodeID string) *slot {

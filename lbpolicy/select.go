@@ -102,7 +102,7 @@ func (s *Selector) Select(cs Candidates, req Request) Decision {
 		node := cs.At(d.Index).Node
 		d.NodeID = node.Report.NodeID
 		if best.needMB > 0 {
-			s.res.Reserve(d.NodeID, best.needMB, now, r.reservedSince(node))
+			s.res.reserve(d.NodeID, r.key, best.needMB, now, r.reservedSince(node))
 			d.ReservedMB = best.needMB
 		}
 	}
