@@ -67,6 +67,8 @@
 // same "best" node and all load the same model there. When Select sends a request to a GPU node with known memory
 // that must load the model (fits, overwhelmed, make-room), it reserves the model's size on that node in
 // Reservations. The reservation counts against the node's free memory until a report from the node taken after it
-// arrives, which shows the load itself, or until ReserveTTL passes (default twice StaleAfter). Report times are the
-// node's clock, so node clocks should be synchronised to well under a report interval.
+// arrives, which shows the load itself, or until ReserveTTL passes (default twice StaleAfter). A burst for one cold
+// model therefore spreads its loads over the nodes with room; once no further copy fits anywhere, the next requests
+// join the loads under way (loading) rather than evicting other models to load yet more copies. Report times are
+// the node's clock, so node clocks should be synchronised to well under a report interval.
 package lbpolicy
