@@ -1,9 +1,7 @@
 package reporter
 
 import (
-	"context"
 	"fmt"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,30 +15,10 @@ var nvidiaSMIQuery = []string{
 	"--format=csv,noheader,nounits",
 }
 
-// nvidiaSMISampler runs nvidia-smi every cycle. It is the fallback for NVIDIA nodes where NVML cannot be loaded
-// into this process (a binary built without cgo) but the driver's tool works.
-type nvidiaSMISampler struct{ opts Options }
-
-func openNvidiaSMI(_ context.Context, opts Options) (Sampler, error) {
-	if _, err := exec.LookPath("nvidia-smi"); err != nil {
-		return nil, fmt.Errorf("nvidia-smi not found on PATH")
-	}
-	return nvidiaSMISampler{opts: opts}, nil
-}
-
-func (nvidiaSMISampler) Name() string { return "nvidia-smi" }
-
-func (s nvidiaSMISampler) Sample(ctx context.Context) (Reading, error) {
-	out, err := runTool(ctx, s.opts, "nvidia-smi", nvidiaSMIQuery...)
-	if err != nil {
-		return Reading{}, err
-	}
-	gpus, err := parseNvidiaSMI(string(out))
-	if err != nil {
-		return Reading{}, err
-	}
-	return Reading{Vendor: gpustats.VendorNVIDIA, GPUs: gpus}, nil
-}
+// openNvidiaSMI runs nvidia-smi every cycle. It is the fallback for NVIDIA nodes where NVML cannot be loaded into
+// this process (a binary built without cgo) but the driver's tool works.
+var openNvidiaSMI = toolOpener("nvidia-smi", nvidiaSMIQuery, gpustats.VendorNVIDIA,
+	func(out []byte) ([]gpustats.GPU, error) { return parseNvidiaSMI(string(out)) })
 
 // parseNvidiaSMI reads the CSV lines of nvidiaSMIQuery. "[N/A]", "[Not Supported]" and anything else that is not
 // a number become unknown; a line with too few fields is an error, since the columns could not be trusted.

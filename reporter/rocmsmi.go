@@ -2,10 +2,8 @@ package reporter
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,30 +13,9 @@ import (
 
 var rocmSMIArgs = []string{"--showmeminfo", "vram", "--showuse", "--showtemp", "--json"}
 
-// rocmSMISampler runs rocm-smi every cycle: the second AMD source, for nodes where the amdgpu sysfs files are not
+// openROCmSMI runs rocm-smi every cycle: the second AMD source, for nodes where the amdgpu sysfs files are not
 // visible (some containers) but ROCm's tool is installed.
-type rocmSMISampler struct{ opts Options }
-
-func openROCmSMI(_ context.Context, opts Options) (Sampler, error) {
-	if _, err := exec.LookPath("rocm-smi"); err != nil {
-		return nil, fmt.Errorf("rocm-smi not found on PATH")
-	}
-	return rocmSMISampler{opts: opts}, nil
-}
-
-func (rocmSMISampler) Name() string { return "rocm-smi" }
-
-func (s rocmSMISampler) Sample(ctx context.Context) (Reading, error) {
-	out, err := runTool(ctx, s.opts, "rocm-smi", rocmSMIArgs...)
-	if err != nil {
-		return Reading{}, err
-	}
-	gpus, err := parseROCmSMI(out)
-	if err != nil {
-		return Reading{}, err
-	}
-	return Reading{Vendor: gpustats.VendorAMD, GPUs: gpus}, nil
-}
+var openROCmSMI = toolOpener("rocm-smi", rocmSMIArgs, gpustats.VendorAMD, parseROCmSMI)
 
 // parseROCmSMI reads rocm-smi's JSON: an object with one member per card ("card0", …) whose values are all
 // strings. rocm-smi sometimes prints WARNING lines before the JSON; everything before the first '{' is skipped.
