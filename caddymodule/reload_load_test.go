@@ -1,7 +1,6 @@
 package caddymodule_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,14 +29,7 @@ func TestHundredReloadsUnderLoad(t *testing.T) {
 	g := startGateway(t, policy(0), a, b)
 	until(t, "b", func() string { return g.post("/api/version", "") })
 
-	admin := rds.Client()
-	clients := func() int {
-		list, err := admin.ClientList(context.Background()).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Count(list, "\n")
-	}
+	clients := redisClients(t, rds)
 	heap := func() uint64 {
 		runtime.GC()
 		var m runtime.MemStats
