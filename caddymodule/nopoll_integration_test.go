@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/sollol-go/sollol/caddymodule"
 )
 
 // ollamaAPI is what an ollama stand-in answers on Ollama's own API, GET /api/ps and /api/tags. Until holds sets
@@ -140,6 +142,26 @@ http://127.0.0.1:%d {
 }`, g.adminPort, g.httpPort, g.httpPort, a.addr(), b.addr()), "caddyfile")
 	// The first request may come before the first poll's answer; the fallback decides that one.
 	until(t, "b resident ollama", func() string { return g.route("/api/chat", chatBody("llama3.1:8b")) })
+
+	// The status page lists the polled upstreams with what their Ollama holds.
+	w := httptest.NewRecorder()
+	if err := (caddymodule.Status{}).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/fleet/ollama.json", nil), nil); err != nil {
+		t.Fatal(err)
+	}
+	var polled []caddymodule.PolledUpstream
+	if err := json.Unmarshal(w.Body.Bytes(), &polled); err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, p := range polled {
+		states[p.Upstream] = p.State
+		if p.Upstream == b.addr() && (p.Report == nil || len(p.Report.Ollama.Loaded) != 1) {
+			t.Errorf("ollama.json: %s without its loaded model: %+v", b.addr(), p.Report)
+		}
+	}
+	if states[a.addr()] != "ok" || states[b.addr()] != "ok" {
+		t.Errorf("ollama.json states %v, want both upstreams ok", states)
+	}
 }
 
 // route posts body to path and returns the upstream, the reason and the source of the stats, space-separated.

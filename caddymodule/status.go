@@ -28,6 +28,7 @@ func init() {
 //	/fleet/                 the page, which fetches the two documents below every 2 seconds
 //	/fleet/nodes.json       every Redis target: connection state, report counters, and each node's latest report
 //	/fleet/decisions.json   the latest decisions, newest first (?limit=N, at most 256)
+//	/fleet/ollama.json      the upstreams the policy polls directly (ollama_poll) and what each answered
 //
 // The JSON documents are those of the admin API's /vram_aware/nodes and /vram_aware/decisions. A request for the
 // mount path without its trailing slash is redirected to it, so that the page's relative links resolve under it.
@@ -71,6 +72,8 @@ func (Status) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 	switch name {
 	case "nodes.json":
 		return statusJSON(w, Targets())
+	case "ollama.json":
+		return statusJSON(w, PolledUpstreams())
 	case "decisions.json":
 		limit := decisionLogSize
 		if s := r.URL.Query().Get("limit"); s != "" {

@@ -78,7 +78,7 @@ function gpuView(g) {
 	if (known(g.temperature_c)) facts.push(Math.round(g.temperature_c) + " °C");
 	if (known(g.power_w)) facts.push(Math.round(g.power_w) + " W");
 	return el("div", "gpu",
-		el("div", "gpu-line", el("span", "", "GPU " + g.index + " · " + g.name), el("span", "", facts.join(" · "))),
+		el("div", "gpu-line", el("span", "", "GPU " + g.index + (g.name ? " · " + g.name : "")), el("span", "", facts.join(" · "))),
 		bar,
 		el("div", "gpu-line", el("span", "", mb(used) + " / " + mb(total) + " used"),
 			el("span", "", mb(g.memory_free_mb) + " free")));
@@ -154,6 +154,29 @@ function targetView(t) {
 	return el("div", "target", head, grid);
 }
 
+// polledView shows the upstreams whose Ollama the gateway asks itself (ollama_poll): those without a fresh report.
+function polledView(list) {
+	const head = el("div", "target-head", el("span", "", "Polled directly ", el("code", "", "ollama_poll")),
+		el("span", "muted", "upstreams without a fresh report in Redis: the gateway asks their Ollama itself"));
+	const grid = el("div", "nodes");
+	for (const p of list.slice().sort((a, b) => a.upstream.localeCompare(b.upstream))) {
+		const card = el("article", "node" + (p.state === "ok" ? "" : " stale"));
+		card.dataset.node = p.upstream;
+		card.append(el("div", "node-head", el("h3", "", p.upstream),
+			p.state === "ok" ? pill("ok", "ok") : pill(p.state.replace("_", " "), p.state === "pending" ? "" : "bad")));
+		const meta = ["every " + p.interval];
+		if (p.last_poll) meta.push("asked " + age((Date.now() - new Date(p.last_poll)) / 1000));
+		card.append(el("div", "node-meta", meta.join(" · ")));
+		if (p.last_error) card.append(el("div", "note", p.last_error));
+		if (p.report) {
+			for (const g of p.report.gpus || []) card.append(gpuView(g));
+			card.append(modelsView(p.report.ollama));
+		}
+		grid.append(card);
+	}
+	return el("div", "target", head, grid);
+}
+
 let seen = new Set();
 
 function decisionRow(d, fresh) {
@@ -198,10 +221,12 @@ let lastOK = 0;
 
 async function refresh() {
 	try {
-		const [targets, decisions] = await Promise.all([getJSON("nodes.json"), getJSON("decisions.json?limit=" + DECISIONS)]);
+		const [targets, decisions, polled] = await Promise.all([getJSON("nodes.json"),
+			getJSON("decisions.json?limit=" + DECISIONS), getJSON("ollama.json")]);
 		const box = document.getElementById("targets");
 		box.replaceChildren(...targets.map(targetView));
-		if (targets.length === 0) box.append(el("p", "muted", "No vram_aware policy is loaded in this Caddy."));
+		if (polled.length > 0) box.append(polledView(polled));
+		if (targets.length === 0 && polled.length === 0) box.append(el("p", "muted", "No vram_aware policy is loaded in this Caddy."));
 		drawDecisions(decisions);
 		let nodes = 0, fresh = 0, draining = 0;
 		for (const t of targets) for (const n of t.nodes) { nodes++; if (!n.stale) fresh++; if (n.draining) draining++; }
