@@ -18,6 +18,7 @@ import (
 //		prefix       <key prefix>
 //		hmac_key     <key>                 # repeatable: two keys during a rotation
 //		hmac_key_file <path>               # repeatable
+//		verify_channel
 //		stale_after  <duration>
 //		resync       <duration>
 //		min_free     <size>
@@ -120,6 +121,8 @@ func (p *VRAMAware) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			default:
 				return d.Errf("model_from %q: want body, header <name> or off", p.ModelFrom)
 			}
+		case "verify_channel":
+			p.VerifyChannel = true
 		case "node":
 			args := d.RemainingArgs()
 			if len(args) != 2 {

@@ -48,6 +48,10 @@ type VRAMAware struct {
 	// HMACKeys, when set, make the policy accept only reports signed with one of these keys (two during a
 	// rotation). Placeholders are replaced.
 	HMACKeys []string `json:"hmac_keys,omitempty"`
+	// VerifyChannel makes the watcher read a node's key for every report published on the channel and use what
+	// the key holds: with per-reporter ACL users, which protect each node's key but not the shared channel, no
+	// reporter can then announce reports for another node. One GET per report.
+	VerifyChannel bool `json:"verify_channel,omitempty"`
 	// HMACKeyFiles are files holding such keys (surrounding whitespace is trimmed).
 	HMACKeyFiles []string `json:"hmac_key_files,omitempty"`
 	// StaleAfter is the age beyond which a report is not trusted; default 15s.
@@ -153,7 +157,7 @@ func (p *VRAMAware) Provision(ctx caddy.Context) error {
 		}
 		url := repl.ReplaceKnown(p.Redis, "")
 		resync := time.Duration(p.Resync)
-		if p.shared, err = acquireWatcher(url, p.Prefix, keys, resync, p.log); err != nil {
+		if p.shared, err = acquireWatcher(url, p.Prefix, keys, resync, p.VerifyChannel, p.log); err != nil {
 			return fmt.Errorf("vram_aware: redis %s: %w", gpustats.Redact(url), err)
 		}
 		res = p.shared.res

@@ -326,6 +326,9 @@ func TestSignedTelemetryThroughCaddy(t *testing.T) {
 	}
 	rotating := fmt.Sprintf("redis %s\nhmac_key {env.SOLLOL_TEST_HMAC_KEY}\nhmac_key_file %s\nfallback first", rds.URL(), keyFile)
 	g := startGateway(t, rotating, a, b)
+	// Publish only once the watcher has subscribed and read the keys: a report it met both on the channel and
+	// in its first resync would be counted twice.
+	until(t, "true", func() string { connected, _, _ := g.target(); return fmt.Sprint(connected) })
 	pub := func(key string, freeA, freeB float64, at time.Time) [][]byte {
 		t.Helper()
 		var k []byte

@@ -25,6 +25,7 @@ var watchers = caddy.NewUsagePool()
 type watcherKey struct {
 	url, prefix, keys string
 	resync            time.Duration
+	verify            bool
 }
 
 // sharedWatcher is a watcher, its client, and the herd guard's reservations for the nodes it reports: every policy
@@ -46,7 +47,7 @@ func (s *sharedWatcher) Destruct() error {
 	return s.client.Close()
 }
 
-func acquireWatcher(url, prefix string, hmacKeys [][]byte, resync time.Duration, log *zap.Logger) (*sharedWatcher, error) {
+func acquireWatcher(url, prefix string, hmacKeys [][]byte, resync time.Duration, verify bool, log *zap.Logger) (*sharedWatcher, error) {
 	h := sha256.New()
 	sorted := make([]string, len(hmacKeys))
 	for i, k := range hmacKeys {
@@ -56,7 +57,7 @@ func acquireWatcher(url, prefix string, hmacKeys [][]byte, resync time.Duration,
 	for _, k := range sorted {
 		fmt.Fprintf(h, "%d:%s", len(k), k)
 	}
-	key := watcherKey{url: url, prefix: prefix, keys: hex.EncodeToString(h.Sum(nil)), resync: resync}
+	key := watcherKey{url: url, prefix: prefix, keys: hex.EncodeToString(h.Sum(nil)), resync: resync, verify: verify}
 	v, _, err := watchers.LoadOrNew(key, func() (caddy.Destructor, error) {
 		client, err := gpustats.NewClient(url)
 		if err != nil {
@@ -66,7 +67,9 @@ func acquireWatcher(url, prefix string, hmacKeys [][]byte, resync time.Duration,
 			Names:   gpustats.Names{Prefix: prefix},
 			Decoder: gpustats.Decoder{Keys: hmacKeys},
 			Resync:  resync,
-			Logger:  log.With(zap.String("redis", gpustats.Redact(url))),
+			// Each published report is checked against its node's key (verify_channel).
+			VerifyChannel: verify,
+			Logger:        log.With(zap.String("redis", gpustats.Redact(url))),
 		})
 		w.Start(context.Background())
 		return &sharedWatcher{key: key, client: client, watcher: w, res: new(lbpolicy.Reservations)}, nil

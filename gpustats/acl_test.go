@@ -70,6 +70,10 @@ func TestPasswordAndACLUsers(t *testing.T) {
 	caddy := newClient(t, "redis://caddy:c-pw@"+srv.Addr()+"/0")
 	w := startWatcher(t, caddy, gpustats.WatcherOptions{Resync: 200 * time.Millisecond})
 	eventually(t, "caddy user connected", func() bool { return w.Stats().Connected })
+	// A second gateway verifies every published report against its node's key.
+	verifying := startWatcher(t, newClient(t, "redis://caddy:c-pw@"+srv.Addr()+"/0"),
+		gpustats.WatcherOptions{Resync: time.Hour, VerifyChannel: true})
+	eventually(t, "verifying watcher connected", func() bool { return verifying.Stats().Connected })
 
 	rep := newClient(t, "redis://reporter-gpu1:r1-pw@"+srv.Addr()+"/0")
 	p := gpustats.NewPublisher(rep, gpustats.PublisherOptions{})
@@ -78,6 +82,7 @@ func TestPasswordAndACLUsers(t *testing.T) {
 		t.Fatalf("reporter publishing its own report: %v", err)
 	}
 	eventually(t, "own report", func() bool { return freeOf(w, gpu1) == 1000 })
+	eventually(t, "own report, verified against its key", func() bool { return freeOf(verifying, gpu1) == 1000 })
 	if n, err := admin.XLen(ctx, "sollol:gpu:stats").Result(); err != nil || n != 1 {
 		t.Fatalf("stream length %d (%v), want 1", n, err)
 	}
@@ -101,9 +106,13 @@ func TestPasswordAndACLUsers(t *testing.T) {
 		t.Fatal("the reporter wrote another node's key")
 	}
 	// Publish pipelines SET, PUBLISH and XADD without a transaction: the SET was refused, but the channel and the
-	// stream accepted the forged report. ACLs cannot tie a channel message to a node id, so a reporter that holds
-	// the channel can still announce other nodes' reports to watchers (docs/operations.md: only signing with
-	// per-node trust, or reading the key, closes this). What the ACL does guarantee is the key, checked above.
+	// stream accepted the forged report. ACLs cannot tie a channel message to a node id: a watcher that trusts the
+	// channel takes the forged report, one that verifies it against the node's key (verify_channel) does not.
+	eventually(t, "forged report reaches the trusting watcher", func() bool { return freeOf(w, gpu2) == 20000 })
+	time.Sleep(100 * time.Millisecond)
+	if freeOf(verifying, gpu2) != -1 {
+		t.Fatal("the verifying watcher took a report that is not stored under its node's key")
+	}
 
 	// The Caddy user reads but cannot write, publish or delete.
 	for name, err := range map[string]error{
@@ -127,4 +136,5 @@ func TestPasswordAndACLUsers(t *testing.T) {
 		t.Fatalf("tombstone: %v", err)
 	}
 	eventually(t, "tombstone", func() bool { return w.Snapshot().Node(gpu1) == nil })
+	eventually(t, "tombstone, verified", func() bool { return verifying.Snapshot().Node(gpu1) == nil })
 }

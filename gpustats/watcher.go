@@ -29,6 +29,11 @@ type WatcherOptions struct {
 	// Forget drops a node whose key is gone from Redis and whose last report is older than this; zero means
 	// DefaultForget. Until then the last known report stays in the snapshot, and the policy judges it stale.
 	Forget time.Duration
+	// VerifyChannel treats each published report as a notice that its node's key changed: the watcher reads the
+	// key and applies what it holds, not the message. Use it with per-reporter ACL users, which protect each
+	// node's key but cannot tie a message on the shared channel to a node: without it, a reporter allowed to
+	// publish could announce reports for other nodes. It costs one GET per report.
+	VerifyChannel bool
 	// Logger receives connection changes and rejected reports (each reason at most once per Resync); nil: no logs.
 	Logger *zap.Logger
 }
@@ -193,7 +198,11 @@ func (w *Watcher) session(ctx context.Context, connected func()) error {
 		switch {
 		case err == nil:
 			if m, ok := msg.(*redis.Message); ok {
-				w.apply("", []byte(m.Payload), time.Now())
+				if !w.opts.VerifyChannel {
+					w.apply("", []byte(m.Payload), time.Now())
+				} else if err := w.applyVerified(ctx, []byte(m.Payload), time.Now()); err != nil {
+					return err
+				}
 			}
 		case errors.As(err, &ne) && ne.Timeout():
 		default:

@@ -145,6 +145,30 @@ func (w *Watcher) apply(key string, data []byte, now time.Time) {
 	w.indexChanged(now)
 }
 
+// applyVerified takes a published report as a notice (WatcherOptions.VerifyChannel): it applies what the node's
+// key holds, which per-node ACLs protect, rather than the message, which any publisher could have forged. A
+// tombstone counts only once its node's key is gone. It returns only Redis errors.
+func (w *Watcher) applyVerified(ctx context.Context, data []byte, now time.Time) error {
+	r, err := w.opts.Decoder.Decode(data, now)
+	if err != nil {
+		w.rejectedReport("", err, now)
+		return nil
+	}
+	key := w.opts.Names.Node(r.NodeID)
+	stored, err := w.client.Get(ctx, key).Bytes()
+	switch {
+	case err == redis.Nil:
+		if r.Tombstone {
+			w.remove(r.NodeID, now)
+		}
+		return nil // otherwise a report that nobody stored under its node's key: not used
+	case err != nil:
+		return fmt.Errorf("reading %s: %w", key, err)
+	}
+	w.apply(key, stored, now)
+	return nil
+}
+
 func (w *Watcher) remove(id string, now time.Time) {
 	if _, ok := w.nodes[id]; ok {
 		delete(w.nodes, id)
