@@ -158,7 +158,9 @@ func reliabilityReport(o *ollama, free float64, at time.Time) *gpustats.Report {
 type sample struct {
 	at       time.Time
 	upstream string
-	err      error
+	// status is the response's status code, 0 when no response came (a transport error).
+	status int
+	err    error
 }
 
 // load sends requests from workers goroutines, each pausing pause between requests, until stop is called, and
@@ -185,6 +187,7 @@ func load(g *gateway, workers int, pause time.Duration) (stop func() []sample) {
 				// No model: the herd guard's reservations for model loads would blur the phases.
 				resp, err := client.Post(fmt.Sprintf("http://127.0.0.1:%d/api/version", g.httpPort), "application/json", nil)
 				if err == nil {
+					s.status = resp.StatusCode
 					var out struct{ Upstream string }
 					buf := make([]byte, 256)
 					n, _ := resp.Body.Read(buf)

@@ -2,12 +2,8 @@ package caddymodule_test
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"runtime"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,44 +34,25 @@ func TestHundredReloadsUnderLoad(t *testing.T) {
 	}
 	baseClients, baseGoroutines, baseHeap := clients(), ourGoroutines(), heap()
 
-	var sent, failed, dropped atomic.Int64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				sent.Add(1)
-				resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/api/chat", g.httpPort), "application/json",
-					strings.NewReader(chatBody("llama3.1:8b")))
-				if err != nil {
-					dropped.Add(1)
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					failed.Add(1)
-				}
-			}
-		}()
-	}
+	stopLoad := load(g, 4, 0)
 	for i := range 100 {
 		g.load(policy(i+1), "", a, b)
 	}
-	close(done)
-	wg.Wait()
+	samples := stopLoad()
 	stopReports()
+	var failed, dropped int
+	for _, s := range samples {
+		switch {
+		case s.status == 0:
+			dropped++
+		case s.status != http.StatusOK:
+			failed++
+		}
+	}
 	t.Logf("%d requests during 100 reloads: %d answered with an error, %d connections dropped by the server swap",
-		sent.Load(), failed.Load(), dropped.Load())
-	if sent.Load()-dropped.Load() < 100 || failed.Load() != 0 {
-		t.Fatalf("%d of %d requests answered with an error during the reloads", failed.Load(), sent.Load())
+		len(samples), failed, dropped)
+	if len(samples)-dropped < 100 || failed != 0 {
+		t.Fatalf("%d of %d requests answered with an error during the reloads", failed, len(samples))
 	}
 
 	deadline := time.Now().Add(10 * time.Second)
