@@ -14,7 +14,7 @@ import (
 // reporter keeps publishing: every response is a 200, and afterwards this project's goroutines, the Redis
 // connections and the heap are back to where they were. Connections that Caddy's server closes while it swaps
 // configurations (a keep-alive connection closed as the client reuses it) are counted but are not the policy's
-// doing: they happen with any policy.
+// doing: they happen with any policy (the same 100 reloads with least_conn dropped 135 of 2342 requests here).
 func TestHundredReloadsUnderLoad(t *testing.T) {
 	rds := redistest.Start(t)
 	a, b := newOllama(t, "a"), newOllama(t, "b")
