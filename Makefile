@@ -27,7 +27,8 @@ bench-e2e:
 demo:
 	$(GO) run ./cmd/sollol-demo --scenario scenarios/default.json
 
-# fuzz runs each fuzzer for FUZZTIME (default 2m).
+# fuzz runs each fuzzer for FUZZTIME (default 2m): the report decoder and the request-body model scan.
 FUZZTIME ?= 2m
 fuzz:
 	$(GO) test ./gpustats -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
+	$(GO) test ./caddymodule -run '^$$' -fuzz FuzzScanModel -fuzztime $(FUZZTIME)
