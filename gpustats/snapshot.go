@@ -23,17 +23,33 @@ func NewSnapshot(nodes ...*Node) *Snapshot {
 		s.ids[n.Report.NodeID] = i
 		s.slots[i].Store(n)
 	}
-	// Announced names first, so that a node id's own host wins where both claim the same host.
-	for i, n := range nodes {
-		if h := n.Report.Hostname; h != "" {
-			s.hosts[h] = i
+	// A host that leads to two different nodes is ambiguous (two Ollama servers on one machine, each with its own
+	// reporter): matching it would send one server's traffic by the other's report, so it matches none. Node ids'
+	// own hosts are taken first and win over what reports announce.
+	ambiguous := map[string]bool{}
+	claim := func(host string, i int) {
+		if j, ok := s.hosts[host]; ok && j != i {
+			ambiguous[host] = true
 		}
-		for _, a := range n.Report.Addresses {
-			s.hosts[hostOf(a)] = i
-		}
+		s.hosts[host] = i
 	}
 	for i, n := range nodes {
-		s.hosts[hostOf(n.Report.NodeID)] = i
+		claim(hostOf(n.Report.NodeID), i)
+	}
+	owned := make(map[string]bool, len(s.hosts))
+	for h := range s.hosts {
+		owned[h] = true
+	}
+	for i, n := range nodes {
+		names := append([]string{n.Report.Hostname}, n.Report.Addresses...)
+		for _, a := range names {
+			if h := hostOf(a); h != "" && !owned[h] {
+				claim(h, i)
+			}
+		}
+	}
+	for h := range ambiguous {
+		delete(s.hosts, h)
 	}
 	return s
 }

@@ -1,0 +1,38 @@
+package gpustats
+
+import (
+	"testing"
+	"time"
+)
+
+func TestSnapshotLookup(t *testing.T) {
+	node := func(id, hostname string, addrs ...string) *Node {
+		return NewNode(&Report{Vendor: VendorNVIDIA, NodeID: id, Hostname: hostname, Addresses: addrs, Timestamp: 1}, time.Unix(1, 0))
+	}
+	s := NewSnapshot(
+		node("10.0.0.5:11434", "gpu1", "gpu1.lan"),
+		// Two Ollama servers on one machine, each with its own reporter.
+		node("10.0.0.6:11434", "gpu2"), node("10.0.0.6:11435", "gpu2"),
+		// A report that announces another node's host does not take it over.
+		node("10.0.0.7:11434", "gpu3", "10.0.0.5"),
+	)
+	for dial, want := range map[string]string{
+		"10.0.0.5:11434": "10.0.0.5:11434", // exact
+		"10.0.0.5:8080":  "10.0.0.5:11434", // by host of the node id
+		"gpu1.lan:11434": "10.0.0.5:11434", // by an announced address
+		"gpu1:11434":     "10.0.0.5:11434", // by the announced host name
+		"10.0.0.6:11435": "10.0.0.6:11435", // exact still works on a shared host
+		"10.0.0.6:11436": "",               // but the shared host itself is ambiguous
+		"gpu2:11434":     "",               // and so is its host name
+		"gpu3:11434":     "10.0.0.7:11434",
+		"10.9.9.9:11434": "",
+	} {
+		got := ""
+		if n := s.Lookup(dial); n != nil {
+			got = n.Report.NodeID
+		}
+		if got != want {
+			t.Errorf("Lookup(%q) = %q, want %q", dial, got, want)
+		}
+	}
+}
