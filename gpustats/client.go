@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -18,6 +19,19 @@ import (
 // tls_cert_file, tls_key_file and tls_server_name configure TLS (see tlsParams). The password is never part of an
 // error message.
 func NewClient(rawURL string) (redis.UniversalClient, error) {
+	return NewClientDefaults(rawURL, ClientDefaults{})
+}
+
+// ClientDefaults are go-redis settings a program wants where its URL names none: a setting in the URL's query wins.
+// Zero fields leave go-redis's own defaults.
+type ClientDefaults struct {
+	DialTimeout, ReadTimeout, WriteTimeout time.Duration
+	// MaxRetries -1 makes a command fail at once, for a caller that retries on its own schedule.
+	MaxRetries, DialerRetries, PoolSize int
+}
+
+// NewClientDefaults is NewClient with d filling in what the URL leaves unset.
+func NewClientDefaults(rawURL string, d ClientDefaults) (redis.UniversalClient, error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
 		return nil, fmt.Errorf("redis URL %q: want redis://host:port, rediss://, redis-sentinel:// or redis-cluster://", Redact(rawURL))
@@ -32,6 +46,7 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 	case mode == "":
 		var o *redis.Options
 		if o, err = redis.ParseURL(plain); err == nil {
+			d.fill(plain, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.DialerRetries, &o.PoolSize)
 			if err = tlsp.apply(&o.TLSConfig); err == nil {
 				c = redis.NewClient(o)
 			}
@@ -39,6 +54,7 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 	case mode == "sentinel":
 		var o *redis.FailoverOptions
 		if o, err = redis.ParseFailoverURL(plain); err == nil {
+			d.fill(plain, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.DialerRetries, &o.PoolSize)
 			if o.MasterName == "" {
 				err = fmt.Errorf("master_name query parameter is required")
 			} else if err = tlsp.apply(&o.TLSConfig); err == nil {
@@ -53,6 +69,7 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 	case mode == "cluster":
 		var o *redis.ClusterOptions
 		if o, err = redis.ParseClusterURL(plain); err == nil {
+			d.fill(plain, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.DialerRetries, &o.PoolSize)
 			if err = tlsp.apply(&o.TLSConfig); err == nil {
 				c = redis.NewClusterClient(o)
 			}
@@ -64,6 +81,33 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 		return nil, fmt.Errorf("redis URL %q: %s", Redact(rawURL), strings.ReplaceAll(strings.ReplaceAll(err.Error(), rawURL, Redact(rawURL)), plain, Redact(plain)))
 	}
 	return c, nil
+}
+
+// fill sets each option that d gives and the URL's query does not, in the order of ClientDefaults' fields. The
+// three go-redis option structs share these fields but no type, hence the pointers.
+func (d ClientDefaults) fill(rawURL string, dial, read, write *time.Duration, retries, dialer, pool *int) {
+	var q url.Values
+	if u, err := url.Parse(rawURL); err == nil {
+		q = u.Query()
+	}
+	for _, f := range []struct {
+		key string
+		dst *time.Duration
+		v   time.Duration
+	}{{"dial_timeout", dial, d.DialTimeout}, {"read_timeout", read, d.ReadTimeout}, {"write_timeout", write, d.WriteTimeout}} {
+		if f.v != 0 && !q.Has(f.key) {
+			*f.dst = f.v
+		}
+	}
+	for _, f := range []struct {
+		key string
+		dst *int
+		v   int
+	}{{"max_retries", retries, d.MaxRetries}, {"dialer_retries", dialer, d.DialerRetries}, {"pool_size", pool, d.PoolSize}} {
+		if f.v != 0 && !q.Has(f.key) {
+			*f.dst = f.v
+		}
+	}
 }
 
 // Redact hides the password of a Redis URL, for logs and errors.

@@ -3,6 +3,7 @@ package gpustats
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -49,4 +50,26 @@ func typeName(c redis.UniversalClient) string {
 		return "*redis.ClusterClient"
 	}
 	return "other"
+}
+
+func TestClientDefaultsFillWhatTheURLLeaves(t *testing.T) {
+	d := ClientDefaults{DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, MaxRetries: -1, PoolSize: 2}
+	c, err := NewClientDefaults("redis://localhost:6379/0?read_timeout=7s&pool_size=9", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// go-redis stores MaxRetries -1 as 0 (no retry); left unset it would be 3.
+	o := c.(*redis.Client).Options()
+	if o.DialTimeout != 2*time.Second || o.ReadTimeout != 7*time.Second || o.MaxRetries != 0 || o.PoolSize != 9 {
+		t.Fatalf("dial %v read %v retries %d pool %d: want 2s, 7s (URL), 0, 9 (URL)", o.DialTimeout, o.ReadTimeout, o.MaxRetries, o.PoolSize)
+	}
+	cc, err := NewClientDefaults("redis-cluster://n1:7000?addr=n2:7001", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if co := cc.(*redis.ClusterClient).Options(); co.DialTimeout != 2*time.Second || co.PoolSize != 2 || co.MaxRetries > 0 {
+		t.Fatalf("cluster: dial %v pool %d retries %d", co.DialTimeout, co.PoolSize, co.MaxRetries)
+	}
 }

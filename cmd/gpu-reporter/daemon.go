@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -137,11 +136,9 @@ func daemon(ctx context.Context, c *config, stdout io.Writer, log *zap.Logger) e
 	return rep.Run(ctx)
 }
 
-// redisClient connects, lazily, to the Redis deployment named by --redis-url, or by --redis-host and --redis-port,
-// with the password flags, and returns it with a description for logs. The client fails fast and does not retry:
-// the reporter's own loop retries with a backoff. A redis:// or rediss:// URL keeps go-redis's own parsing; every
-// other form gpustats.NewClient reads (redis-sentinel://, redis-cluster://, tls_ca_file and the other tls_*
-// parameters) goes through it, with the same timeouts as query parameters unless the URL sets them.
+// redisClient connects as the flags say: --redis-url in any form gpustats.NewClient reads, else --redis-host and
+// --redis-port, with the password from its flag or file. Commands fail fast: the report loop retries on its own
+// schedule. It returns the client and the URL with the password hidden, for logs.
 func redisClient(c *config) (redis.UniversalClient, string, error) {
 	password := c.redisPassword
 	if password == "" && c.redisPassFile != "" {
@@ -151,63 +148,28 @@ func redisClient(c *config) (redis.UniversalClient, string, error) {
 		}
 		password = string(p)
 	}
-	if c.redisURL != "" && !plainRedisURL(c.redisURL) {
-		u, err := url.Parse(c.redisURL)
-		if err != nil {
-			return nil, "", errors.New("--redis-url is not a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL")
-		}
-		if password != "" {
-			user := ""
-			if u.User != nil {
-				user = u.User.Username()
-			}
-			u.User = url.UserPassword(user, password)
-		}
-		q := u.Query()
-		defaults := map[string]string{"dial_timeout": "2s", "read_timeout": "2s", "write_timeout": "2s",
-			"max_retries": "-1", "pool_size": "2"}
-		if strings.Contains(u.Scheme, "-") { // Sentinel and Cluster URLs also take dialer_retries
-			defaults["dialer_retries"] = "1"
-		}
-		for k, v := range defaults {
-			if !q.Has(k) {
-				q.Set(k, v)
-			}
-		}
-		u.RawQuery = q.Encode()
-		client, err := gpustats.NewClient(u.String())
-		if err != nil {
-			return nil, "", fmt.Errorf("--redis-url: %w", err)
-		}
-		return client, gpustats.Redact(u.String()), nil
+	raw, flag := c.redisURL, "--redis-url"
+	if raw == "" {
+		raw, flag = "redis://"+net.JoinHostPort(c.redisHost, strconv.Itoa(c.redisPort)), "--redis-host"
 	}
-	var opts *redis.Options
-	if c.redisURL != "" {
-		o, err := redis.ParseURL(c.redisURL)
-		if err != nil {
-			// ParseURL's errors may quote the URL, password included.
-			return nil, "", errors.New("--redis-url is not a redis:// or rediss:// URL")
-		}
-		opts = o
-	} else {
-		opts = &redis.Options{Addr: net.JoinHostPort(c.redisHost, strconv.Itoa(c.redisPort))}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Parse's errors quote the URL, password included.
+		return nil, "", errors.New("--redis-url is not a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL")
 	}
 	if password != "" {
-		opts.Password = password
+		user := ""
+		if u.User != nil {
+			user = u.User.Username()
+		}
+		u.User = url.UserPassword(user, password)
 	}
-	opts.DialTimeout = 2 * time.Second
-	opts.ReadTimeout = 2 * time.Second
-	opts.WriteTimeout = 2 * time.Second
-	opts.MaxRetries = -1
-	opts.DialerRetries = 1
-	opts.PoolSize = 2
-	return redis.NewClient(opts), opts.Addr, nil
-}
-
-// plainRedisURL reports whether go-redis's ParseURL reads rawURL as it is: one server, no tls_* parameters.
-func plainRedisURL(rawURL string) bool {
-	scheme, _, _ := strings.Cut(rawURL, "://")
-	return (scheme == "redis" || scheme == "rediss" || scheme == "unix") && !strings.Contains(rawURL, "tls_")
+	client, err := gpustats.NewClientDefaults(u.String(), gpustats.ClientDefaults{DialTimeout: 2 * time.Second,
+		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, MaxRetries: -1, DialerRetries: 1, PoolSize: 2})
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", flag, err)
+	}
+	return client, gpustats.Redact(u.String()), nil
 }
 
 // drainingFunc reports draining while --drain is set or the drain file exists.

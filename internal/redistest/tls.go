@@ -49,9 +49,6 @@ func (ts *TLSServer) URLWithCA() string {
 	return ts.URL() + "?tls_ca_file=" + url.QueryEscape(ts.CAFile)
 }
 
-// TLSConfig returns a client configuration that trusts the test CA.
-func (ts *TLSServer) TLSConfig() *tls.Config { return ts.tls.Clone() }
-
 // writeCerts creates a self-signed CA and a server certificate it signs for 127.0.0.1 and localhost, writes them
 // as PEM, and returns a pool holding the CA.
 func writeCerts(t testing.TB, caFile, certFile, keyFile string) *x509.CertPool {
