@@ -89,15 +89,22 @@ func serveDecisions(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet {
 		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errMethod}
 	}
-	limit := decisionLogSize
-	if s := r.URL.Query().Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errLimit}
-		}
-		limit = n
+	limit, ok := decisionLimit(r)
+	if !ok {
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errLimit}
 	}
 	return writeJSON(w, RecentDecisions(limit))
+}
+
+// decisionLimit reads the limit query parameter of a decisions request: the whole log when absent, false when it
+// is not a positive integer.
+func decisionLimit(r *http.Request) (int, bool) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return decisionLogSize, true
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n > 0
 }
 
 func writeJSON(w http.ResponseWriter, v any) error {

@@ -75,13 +75,9 @@ func (Status) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 	case "ollama.json":
 		return statusJSON(w, PolledUpstreams())
 	case "decisions.json":
-		limit := decisionLogSize
-		if s := r.URL.Query().Get("limit"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 {
-				return caddyhttp.Error(http.StatusBadRequest, errLimit)
-			}
-			limit = n
+		limit, ok := decisionLimit(r)
+		if !ok {
+			return caddyhttp.Error(http.StatusBadRequest, errLimit)
 		}
 		return statusJSON(w, RecentDecisions(limit))
 	}
