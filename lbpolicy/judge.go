@@ -122,25 +122,27 @@ func (s *Selector) judge(c Candidate, r *request) verdict {
 		switch {
 		case resident:
 			v.class = classResident
-		case loading > 0 && !(s.needMB(info, r.sizeMB)+s.cfg.HeadroomMB <= v.freeMB && !overwhelmed):
-			// An earlier request is loading the model here, which the node's report cannot show yet, and
-			// another copy does not fit here: this request joins that load, unless another node has room for
-			// a copy of its own (fits ranks higher), rather than evicting models elsewhere (make-room).
-			v.class = classLoading
-			scoreMB = v.freeMB + loading
 		case model == "" && overwhelmed:
 			v.class = classOverwhelmed
 		case model == "":
 			v.class = classFits
 		default:
-			v.needMB = s.needMB(info, r.sizeMB)
-			fits := v.needMB+s.cfg.HeadroomMB <= v.freeMB
+			need := s.needMB(info, r.sizeMB)
+			fits := need+s.cfg.HeadroomMB <= v.freeMB
+			v.needMB = need
 			switch {
 			case fits && !overwhelmed:
 				v.class = classFits
+			case loading > 0:
+				// An earlier request is loading the model here, which the node's report cannot show yet, and
+				// another copy does not fit: this request joins that load, unless another node has room for a
+				// copy of its own (fits ranks higher), rather than evicting models elsewhere (make-room).
+				v.class = classLoading
+				v.needMB = 0
+				scoreMB = v.freeMB + loading
 			case fits:
 				v.class = classOverwhelmed
-			case v.needMB+s.cfg.HeadroomMB > n.TotalMB:
+			case need+s.cfg.HeadroomMB > n.TotalMB:
 				// Even with every model unloaded the node cannot hold it: Ollama would refuse or spill it to
 				// the CPU. Ranked below every node that can make room, however much the herd guard has
 				// reserved there, since those reservations go away and this node's size does not.
