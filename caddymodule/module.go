@@ -290,11 +290,11 @@ func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w ht
 	now := time.Now()
 	cs := p.pool.Get().(*upstreamCandidates)
 	cs.fill(pool, p.snapshot(), &p.upstreams, p.Nodes, p.poller, now, p.staleAfter)
-	d := p.selector.Select(cs, lbpolicy.Request{Model: model, Now: now})
+	d := p.selector.Select(cs.cands, lbpolicy.Request{Model: model, Now: now})
 	var node *gpustats.Node
 	src := sourceNone
 	if d.Index >= 0 && d.NodeID != "" {
-		node, src = cs.nodes[d.Index], cs.sources[d.Index]
+		node, src = cs.cands[d.Index].Node, cs.sources[d.Index]
 	}
 	cs.reset()
 	p.pool.Put(cs)
@@ -362,12 +362,11 @@ func (s statsSource) String() string {
 	return ""
 }
 
-// upstreamCandidates presents Caddy's upstreams to lbpolicy. fill finds each upstream's node once per Select, so
-// that every At during the Select sees the same node although the watcher and the poller swap nodes meanwhile; its
-// slices are reused from one Select to the next.
+// upstreamCandidates presents Caddy's upstreams to lbpolicy. fill reads each upstream's node once per Select, so
+// that the whole Select sees the same node although the watcher and the poller swap nodes meanwhile; its slices
+// are reused from one Select to the next.
 type upstreamCandidates struct {
-	pool    reverseproxy.UpstreamPool
-	nodes   []*gpustats.Node
+	cands   []lbpolicy.Candidate
 	sources []statsSource
 }
 
@@ -375,16 +374,16 @@ type upstreamCandidates struct {
 // snapshot has no fresh report for it. The upstream map spares the lookups while it describes pool and snap.
 func (c *upstreamCandidates) fill(pool reverseproxy.UpstreamPool, snap *gpustats.Snapshot, mapping *atomic.Pointer[upstreamMap],
 	nodeIDs map[string]string, polled *poller, now time.Time, staleAfter time.Duration) {
-	c.pool = pool
 	m := mapping.Load()
 	mapped := true
+	staleBefore := now.UnixNano() - int64(staleAfter)
 	for i, u := range pool {
 		n, ok := m.node(snap, pool, i)
 		if !ok {
 			n, mapped = resolveUpstream(snap, u.Dial, nodeIDs).Load(), false
 		}
 		src := sourceRedis
-		if n == nil || now.Sub(n.Updated) > staleAfter {
+		if n == nil || n.Updated.UnixNano() < staleBefore {
 			if polled != nil {
 				if pn := polled.lookup(u.Dial, now); pn != nil {
 					n, src = pn, sourceOllama
@@ -394,7 +393,7 @@ func (c *upstreamCandidates) fill(pool reverseproxy.UpstreamPool, snap *gpustats
 		if n == nil {
 			src = sourceNone
 		}
-		c.nodes = append(c.nodes, n)
+		c.cands = append(c.cands, lbpolicy.Candidate{Node: n, Available: u.Available(), InFlight: u.NumRequests()})
 		c.sources = append(c.sources, src)
 	}
 	if !mapped {
@@ -403,15 +402,8 @@ func (c *upstreamCandidates) fill(pool reverseproxy.UpstreamPool, snap *gpustats
 }
 
 func (c *upstreamCandidates) reset() {
-	clear(c.nodes)
-	c.pool, c.nodes, c.sources = nil, c.nodes[:0], c.sources[:0]
-}
-
-func (c *upstreamCandidates) Len() int { return len(c.pool) }
-
-func (c *upstreamCandidates) At(i int) lbpolicy.Candidate {
-	u := c.pool[i]
-	return lbpolicy.Candidate{Node: c.nodes[i], Available: u.Available(), InFlight: u.NumRequests()}
+	clear(c.cands)
+	c.cands, c.sources = c.cands[:0], c.sources[:0]
 }
 
 func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }

@@ -149,11 +149,33 @@ func TestSignVerify(t *testing.T) {
 
 func TestCanonicalModel(t *testing.T) {
 	for in, want := range map[string]string{"llama3": "llama3:latest", "Llama3:8B": "llama3:8b", "hf.co/a/b": "hf.co/a/b:latest",
-		"hf.co/a/b:Q4": "hf.co/a/b:q4", "localhost:5000/m": "localhost:5000/m:latest", " ": ""} {
+		"hf.co/a/b:Q4": "hf.co/a/b:q4", "localhost:5000/m": "localhost:5000/m:latest", " ": "", "": "",
+		"llama3:8b": "llama3:8b", " llama3:8b\t": "llama3:8b", "Ünïcode:x": "ünïcode:x", "a:b/c": "a:b/c:latest",
+		"qwen2.5-coder:7b-instruct-q4_K_M": "qwen2.5-coder:7b-instruct-q4_k_m"} {
 		if got := CanonicalModel(in); got != want {
 			t.Errorf("CanonicalModel(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// FuzzCanonicalModel checks the one-pass shortcut against the long way: a name the shortcut passes as canonical
+// must be one the long way leaves unchanged, and every result must be canonical.
+func FuzzCanonicalModel(f *testing.F) {
+	for _, s := range []string{"llama3:8b", "Llama3", "hf.co/a/b", "a:b/c", " x:y", "\u00c9:x", ":", "/", "a\x7f:b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		long := strings.ToLower(strings.TrimSpace(name))
+		if long != "" && strings.LastIndexByte(long, ':') <= strings.LastIndexByte(long, '/') {
+			long += ":latest"
+		}
+		if got := CanonicalModel(name); got != long {
+			t.Fatalf("CanonicalModel(%q) = %q, the long way gives %q", name, got, long)
+		}
+		if again := CanonicalModel(long); again != long {
+			t.Fatalf("CanonicalModel(%q) = %q: not stable", long, again)
+		}
+	})
 }
 
 func TestNamesNodeID(t *testing.T) {

@@ -3,6 +3,7 @@ package gpustats
 import (
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Node is an accepted report with the figures the policy needs worked out once, when the report arrives, so
@@ -114,6 +115,9 @@ func (m ModelInfo) sizeMB() (float64, bool) {
 // CanonicalModel spells a model name the way Ollama lists it: lower case, with the tag ":latest" when none is
 // given. "Llama3" and "llama3:latest" are the same model; "llama3:8b" is another.
 func CanonicalModel(name string) string {
+	if isCanonical(name) {
+		return name
+	}
 	name = strings.ToLower(strings.TrimSpace(name))
 	if name == "" {
 		return ""
@@ -122,4 +126,22 @@ func CanonicalModel(name string) string {
 		name += ":latest"
 	}
 	return name
+}
+
+// isCanonical reports, in one pass over its bytes, whether name is spelled as CanonicalModel spells it: the common
+// case, since clients name models as Ollama lists them, and one that Caddy meets on every request. Names with
+// anything but printable ASCII go the long way.
+func isCanonical(name string) bool {
+	colon, slash := -1, -1
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c <= ' ' || c >= utf8.RuneSelf || 'A' <= c && c <= 'Z':
+			return false
+		case c == ':':
+			colon = i
+		case c == '/':
+			slash = i
+		}
+	}
+	return colon > slash
 }

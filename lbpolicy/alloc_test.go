@@ -7,8 +7,8 @@ import (
 )
 
 // fleet is n upstreams of every kind Select distinguishes, so that every branch runs.
-func fleet(n int) CandidateSlice {
-	cs := make(CandidateSlice, n)
+func fleet(n int) []Candidate {
+	cs := make([]Candidate, n)
 	for i := range cs {
 		id := fmt.Sprintf("10.0.%d.%d:11434", i/256, i%256)
 		var c Candidate
@@ -40,7 +40,7 @@ func TestSelectDoesNotAllocate(t *testing.T) {
 		for _, m := range []string{"", llama, "big:70b"} {
 			t.Run(fmt.Sprintf("%d/%q", n, m), func(t *testing.T) {
 				s := NewSelector(Config{}, nil, nil)
-				var cs Candidates = fleet(n)
+				cs := fleet(n)
 				req := Request{Model: m, Now: t0.Add(time.Second)}
 				// The first cold load on each node adds the node's slot; after that nothing allocates.
 				for range n {
@@ -61,7 +61,7 @@ func BenchmarkSelect(b *testing.B) {
 	for _, n := range []int{4, 16, 128, 1024} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			s := NewSelector(Config{}, nil, nil)
-			var cs Candidates = fleet(n)
+			cs := fleet(n)
 			req := Request{Model: llama, Now: t0.Add(time.Second)}
 			for range 4 * n {
 				s.Select(cs, req)
@@ -81,7 +81,7 @@ func BenchmarkSelect(b *testing.B) {
 // cold load, so every Select writes to them.
 func BenchmarkSelectParallel(b *testing.B) {
 	s := NewSelector(Config{}, nil, nil)
-	var cs Candidates = fleet(128)
+	cs := fleet(128)
 	req := Request{Model: "big:70b", Now: t0.Add(time.Second)}
 	for range 4 * 128 {
 		s.Select(cs, req)

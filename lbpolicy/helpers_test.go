@@ -95,7 +95,7 @@ type selectCase struct {
 	name   string
 	cfg    Config
 	model  string
-	cands  CandidateSlice
+	cands  []Candidate
 	want   int
 	reason Reason
 }

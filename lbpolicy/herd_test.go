@@ -9,8 +9,8 @@ import (
 )
 
 // fourNodes is a fleet of four identical 24 GiB nodes with llama installed at 8000 MiB: two cold loads fit on each.
-func fourNodes() CandidateSlice {
-	cs := CandidateSlice{}
+func fourNodes() []Candidate {
+	cs := []Candidate{}
 	for i := range 4 {
 		cs = append(cs, up(node(fmt.Sprintf("n%d", i), gpu(24576, 24000), installed(model(llama, 8000)))))
 	}
@@ -52,11 +52,11 @@ func TestHerdGuardSequential(t *testing.T) {
 func TestHerdGuardConcurrent(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		cands   CandidateSlice
+		cands   []Candidate
 		onlyOne bool
 	}{
 		{name: "four nodes fit", cands: fourNodes()},
-		{name: "only one node has the model", onlyOne: true, cands: CandidateSlice{
+		{name: "only one node has the model", onlyOne: true, cands: []Candidate{
 			up(node("n0", free(24000), installed())),
 			up(node("n1", free(9000), installed(model(llama, 8000)))),
 			up(node("n2", free(24000), installed(model("qwen2:7b", 4000)))),
@@ -97,15 +97,15 @@ func TestHerdGuardReleasedByNewerReport(t *testing.T) {
 	b := node("b", free(9000), installed(model(llama, 8000)))
 	at := func(d time.Duration) Request { return Request{Model: llama, Now: t0.Add(d)} }
 
-	if d := s.Select(CandidateSlice{up(a), up(b)}, at(1000*time.Millisecond)); d.Index != 0 || d.ReservedMB != 8000 {
+	if d := s.Select([]Candidate{up(a), up(b)}, at(1000*time.Millisecond)); d.Index != 0 || d.ReservedMB != 8000 {
 		t.Fatalf("first choice %+v, want node a with 8000 reserved", d)
 	}
-	if d := s.Select(CandidateSlice{up(a), up(b)}, at(1200*time.Millisecond)); d.Index != 1 || d.Reason != ReasonFits {
+	if d := s.Select([]Candidate{up(a), up(b)}, at(1200*time.Millisecond)); d.Index != 1 || d.Reason != ReasonFits {
 		t.Fatalf("second choice %+v, want node b: a is reserved", d)
 	}
 	older := node("a", free(10000), installed(model(llama, 8000)), age(-500*time.Millisecond))
 	// The report predates the reservation, so a is still loading llama: the request joins that load.
-	if d := s.Select(CandidateSlice{up(older), up(node("c", free(1000)))}, at(1400*time.Millisecond)); d.Index != 0 || d.Reason != ReasonLoading {
+	if d := s.Select([]Candidate{up(older), up(node("c", free(1000)))}, at(1400*time.Millisecond)); d.Index != 0 || d.Reason != ReasonLoading {
 		t.Errorf("a report taken before the reservation released it: %+v", d)
 	}
 
@@ -113,7 +113,7 @@ func TestHerdGuardReleasedByNewerReport(t *testing.T) {
 	if got := s.Reservations().Pending("a", newer.Updated); got != 0 {
 		t.Errorf("pending on a after a newer report = %g, want 0", got)
 	}
-	if d := s.Select(CandidateSlice{up(newer), up(b)}, at(2*time.Second)); d.Index != 0 || d.Reason != ReasonFits {
+	if d := s.Select([]Candidate{up(newer), up(b)}, at(2*time.Second)); d.Index != 0 || d.Reason != ReasonFits {
 		t.Errorf("after a newer report from a: %+v, want node a fits", d)
 	}
 }
@@ -121,19 +121,19 @@ func TestHerdGuardReleasedByNewerReport(t *testing.T) {
 func TestHerdGuardTTL(t *testing.T) {
 	s := NewSelector(Config{StaleAfter: time.Hour, ReserveTTL: 10 * time.Second}, nil, nil)
 	a := node("a", free(10000), installed(model(llama, 8000)))
-	if d := s.Select(CandidateSlice{up(a)}, Request{Model: llama, Now: t0.Add(time.Second)}); d.Reason != ReasonFits {
+	if d := s.Select([]Candidate{up(a)}, Request{Model: llama, Now: t0.Add(time.Second)}); d.Reason != ReasonFits {
 		t.Fatalf("first choice %+v, want fits", d)
 	}
 	for _, tc := range []struct {
 		now  time.Duration
 		want float64
 	}{{10 * time.Second, 8000}, {11 * time.Second, 8000}, {11*time.Second + time.Millisecond, 0}} {
-		r := s.newRequest(Request{}, t0.Add(tc.now), 0)
-		if got := s.Reservations().Pending("a", r.reservedSince(a)); got != tc.want {
+		r := s.newRequest(Request{}, t0.Add(tc.now))
+		if got := s.Reservations().Pending("a", time.Unix(0, r.reservedSince(a))); got != tc.want {
 			t.Errorf("pending at t0+%s = %g, want %g", tc.now, got, tc.want)
 		}
 	}
-	if d := s.Select(CandidateSlice{up(a)}, Request{Model: llama, Now: t0.Add(12 * time.Second)}); d.Reason != ReasonFits {
+	if d := s.Select([]Candidate{up(a)}, Request{Model: llama, Now: t0.Add(12 * time.Second)}); d.Reason != ReasonFits {
 		t.Errorf("after the TTL: %+v, want fits", d)
 	}
 }
@@ -158,7 +158,7 @@ func TestHerdGuardReservesOnlyColdLoads(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := NewSelector(Config{}, nil, nil)
-			d := s.Select(CandidateSlice{tc.cand}, Request{Model: tc.model, Now: t0})
+			d := s.Select([]Candidate{tc.cand}, Request{Model: tc.model, Now: t0})
 			if d.Index != 0 || d.ReservedMB != tc.wantMB {
 				t.Errorf("decision %+v, want index 0 reserving %g", d, tc.wantMB)
 			}
@@ -181,7 +181,7 @@ func TestHerdGuardSizeFromOtherNodes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := NewSelector(Config{}, nil, nil)
-			d := s.Select(CandidateSlice{up(node("n", free(20000))), tc.other}, Request{Model: llama, Now: t0})
+			d := s.Select([]Candidate{up(node("n", free(20000))), tc.other}, Request{Model: llama, Now: t0})
 			if d.Index != 0 || d.ReservedMB != tc.wantMB {
 				t.Errorf("decision %+v, want index 0 reserving %g", d, tc.wantMB)
 			}
@@ -193,7 +193,7 @@ func TestHerdGuardSizeFromOtherNodes(t *testing.T) {
 // to a node that can never hold it (it would answer 500 at once).
 func TestHerdGuardKeepsHugeModelOnLargeEnoughNode(t *testing.T) {
 	s := NewSelector(Config{}, nil, nil)
-	cands := CandidateSlice{
+	cands := []Candidate{
 		up(node("big", gpu(49152, 44000), installed(model("llama3.1:70b", 40000)))),
 		up(node("small-1", gpu(24576, 23000), installed(model("llama3.1:70b", 40000)))),
 		up(node("small-2", gpu(24576, 23000), installed(model("llama3.1:70b", 40000)))),

@@ -69,17 +69,19 @@ type request struct {
 	key uint64
 	// sizeMB is the model's size as known from any node, 0 when none knows it.
 	sizeMB float64
-	// A report is fresh when taken between notBefore and notAfter; reservations before reserveCut have expired.
-	notBefore, notAfter, reserveCut time.Time
+	// In nanoseconds since the Unix epoch, which compare faster than time.Time on every candidate: a report is
+	// fresh when taken between notBefore and notAfter; reservations made by reserveCut have expired.
+	notBefore, notAfter, reserveCut int64
 }
 
-func (s *Selector) newRequest(r Request, now time.Time, sizeMB float64) request {
-	return request{model: r.Model, key: modelKey(r.Model), sizeMB: sizeMB, notBefore: now.Add(-s.cfg.StaleAfter),
-		notAfter: now.Add(s.cfg.MaxSkew), reserveCut: now.Add(-s.cfg.ReserveTTL)}
+func (s *Selector) newRequest(r Request, now time.Time) request {
+	ns := now.UnixNano()
+	return request{model: r.Model, key: modelKey(r.Model), notBefore: ns - int64(s.cfg.StaleAfter),
+		notAfter: ns + int64(s.cfg.MaxSkew), reserveCut: ns - int64(s.cfg.ReserveTTL)}
 }
 
 // judge classifies and scores one available candidate.
-func (s *Selector) judge(c Candidate, r *request) verdict {
+func (s *Selector) judge(c *Candidate, r *request) verdict {
 	v := verdict{freeMB: math.NaN()}
 	n := c.Node
 	if !r.fresh(n) {
@@ -115,7 +117,7 @@ func (s *Selector) judge(c Candidate, r *request) verdict {
 			v.class = classMemoryUnknownInstalled
 		}
 	default:
-		pending, loading := s.res.pending(n.Report.NodeID, r.key, r.reservedSince(n))
+		pending, loading := s.res.pending(n.Report.NodeID, r.key, nanoMS(r.reservedSince(n)))
 		v.freeMB = n.FreeMB - pending
 		scoreMB = v.freeMB
 		overwhelmed := v.freeMB < s.cfg.MinFreeMB
@@ -164,14 +166,16 @@ func (s *Selector) judge(c Candidate, r *request) verdict {
 
 // fresh reports whether n is a report Select may trust.
 func (r *request) fresh(n *gpustats.Node) bool {
-	return n != nil && n.Report != nil && !n.Updated.Before(r.notBefore) && !n.Updated.After(r.notAfter)
+	if n == nil || n.Report == nil {
+		return false
+	}
+	t := n.Updated.UnixNano()
+	return t >= r.notBefore && t <= r.notAfter
 }
 
-// reservedSince is the time after which reservations on n still count: those made before n's report was taken
-// are in the report already, and those before reserveCut have expired.
-func (r *request) reservedSince(n *gpustats.Node) time.Time {
-	if r.reserveCut.After(n.Updated) {
-		return r.reserveCut
-	}
-	return n.Updated
+// reservedSince is the time (nanoseconds since the Unix epoch) after which reservations on n still count: those
+// made before n's report was taken are in the report already, and those before reserveCut have expired. Only
+// called for fresh reports, whose times are recent enough to count in nanoseconds.
+func (r *request) reservedSince(n *gpustats.Node) int64 {
+	return max(r.reserveCut, n.Updated.UnixNano())
 }

@@ -21,7 +21,10 @@ import (
 // as long as the newest of them.
 type Reservations struct {
 	slots atomic.Pointer[map[string]*slot]
-	mu    sync.Mutex
+	// newest is the time of the newest reservation on any node (as in an entry), so that pending answers without
+	// looking the node up when none is recent enough to count: the common case between bursts of cold loads.
+	newest atomic.Uint64
+	mu     sync.Mutex
 }
 
 type slot struct {
@@ -43,17 +46,22 @@ const (
 // Reserve records that mb MiB on node nodeID are taken by a load decided at time at. Reservations made at or
 // before since no longer count and their room is reused; pass the same since as to Pending.
 func (r *Reservations) Reserve(nodeID string, mb float64, at, since time.Time) {
-	r.reserve(nodeID, 0, mb, at, since)
+	r.reserve(nodeID, 0, mb, floorMS(at)+1, floorMS(since))
 }
 
-// reserve is Reserve for the model with key model (see modelKey; 0 for none).
-func (r *Reservations) reserve(nodeID string, model uint64, mb float64, at, since time.Time) {
+// reserve is Reserve for the model with key model (see modelKey; 0 for none), with the times in the form of
+// entries: atMS is one millisecond past the decision's millisecond, so that a report taken in the same
+// millisecond does not release the reservation, and cutMS is since's millisecond.
+func (r *Reservations) reserve(nodeID string, model uint64, mb float64, atMS, cutMS uint64) {
 	if nodeID == "" || !(mb > 0) {
 		return
 	}
 	s := r.slot(nodeID)
-	v := uint64(ceilMS(at))<<mbBits | uint64(math.Min(math.Ceil(mb), mbMax))
-	cut := floorMS(since)
+	// newest moves first: a reader that sees the entry below must not be told by newest that nothing is pending.
+	for n := r.newest.Load(); n < atMS && !r.newest.CompareAndSwap(n, atMS); n = r.newest.Load() {
+	}
+	v := atMS<<mbBits | uint64(math.Min(math.Ceil(mb), mbMax))
+	cut := cutMS
 	for {
 		latest, latestV := -1, uint64(0)
 		for i := range s.entries {
@@ -78,13 +86,16 @@ func (r *Reservations) reserve(nodeID string, model uint64, mb float64, at, sinc
 
 // Pending returns the MiB reserved on node nodeID by reservations made after since.
 func (r *Reservations) Pending(nodeID string, since time.Time) float64 {
-	total, _ := r.pending(nodeID, 0, since)
+	total, _ := r.pending(nodeID, 0, floorMS(since))
 	return total
 }
 
-// pending returns the MiB reserved on node nodeID after since, and how much of it is for the model with key
-// model (0: none asked).
-func (r *Reservations) pending(nodeID string, model uint64, since time.Time) (total, forModel float64) {
+// pending returns the MiB reserved on node nodeID after the millisecond cut, and how much of it is for the model
+// with key model (0: none asked).
+func (r *Reservations) pending(nodeID string, model uint64, cut uint64) (total, forModel float64) {
+	if r.newest.Load() <= cut {
+		return 0, 0
+	}
 	m := r.slots.Load()
 	if m == nil {
 		return 0, 0
@@ -93,7 +104,6 @@ func (r *Reservations) pending(nodeID string, model uint64, since time.Time) (to
 	if s == nil {
 		return 0, 0
 	}
-	cut := floorMS(since)
 	var sum, same uint64
 	for i := range s.entries {
 		if v := s.entries[i].Load(); v>>mbBits > cut {
@@ -145,14 +155,14 @@ func merge(a, b uint64) uint64 {
 }
 
 // floorMS is t in whole milliseconds since the Unix epoch, clamped to what an entry holds.
-func floorMS(t time.Time) uint64 {
-	ms := t.UnixMilli()
+func floorMS(t time.Time) uint64 { return clampMS(t.UnixMilli()) }
+
+// nanoMS is floorMS for a time in nanoseconds since the Unix epoch.
+func nanoMS(ns int64) uint64 { return clampMS(ns / 1e6) }
+
+func clampMS(ms int64) uint64 {
 	if ms < 0 {
 		return 0
 	}
 	return min(uint64(ms), msMax-1)
 }
-
-// ceilMS is one millisecond past floorMS, so that a report taken in the same millisecond as a reservation does
-// not release it.
-func ceilMS(t time.Time) uint64 { return floorMS(t) + 1 }

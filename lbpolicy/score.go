@@ -56,10 +56,10 @@ func (s *Selector) needMB(info gpustats.ModelInfo, sizeMB float64) float64 {
 
 // knownSizeMB is model's size as any candidate's report gives it: a loaded footprint if some node has one (it
 // includes the context buffers), else the size on disk; 0 when no report knows the model.
-func knownSizeMB(cs Candidates, model string) float64 {
+func knownSizeMB(cs []Candidate, model string) float64 {
 	installed := 0.0
-	for i, n := 0, cs.Len(); i < n; i++ {
-		node := cs.At(i).Node
+	for i := range cs {
+		node := cs[i].Node
 		if node == nil || node.Report == nil {
 			continue
 		}

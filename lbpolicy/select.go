@@ -53,23 +53,24 @@ type Decision struct {
 	Available, Fresh int
 }
 
-// Select chooses among cs for req, following the rules in the package documentation. When it chooses a node that
-// must load the model, it reserves the model's size there (the herd guard).
-func (s *Selector) Select(cs Candidates, req Request) Decision {
+// Select chooses among cs for req, following the rules in the package documentation, and returns the index of
+// the chosen candidate in cs. When it chooses a node that must load the model, it reserves the model's size there
+// (the herd guard). Callers reuse cs from one request to the next, so that presenting the candidates allocates
+// nothing.
+func (s *Selector) Select(cs []Candidate, req Request) Decision {
 	now := req.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	sizeMB := 0.0
-	if req.Model != "" {
-		sizeMB = knownSizeMB(cs, req.Model)
+	r := s.newRequest(req, now)
+	if r.model != "" {
+		r.sizeMB = knownSizeMB(cs, r.model)
 	}
-	r := s.newRequest(req, now, sizeMB)
 	d := Decision{Index: -1, FreeMB: math.NaN()}
 	var best verdict
 	var ties uint64
-	for i, n := 0, cs.Len(); i < n; i++ {
-		c := cs.At(i)
+	for i := range cs {
+		c := &cs[i]
 		if !c.Available {
 			continue
 		}
@@ -99,10 +100,10 @@ func (s *Selector) Select(cs Candidates, req Request) Decision {
 	}
 	d.Reason, d.Score, d.FreeMB = best.class.reason(req.Model), best.score, best.freeMB
 	if best.fresh {
-		node := cs.At(d.Index).Node
+		node := cs[d.Index].Node
 		d.NodeID = node.Report.NodeID
 		if best.needMB > 0 {
-			s.res.reserve(d.NodeID, r.key, best.needMB, now, r.reservedSince(node))
+			s.res.reserve(d.NodeID, r.key, best.needMB, nanoMS(now.UnixNano())+1, nanoMS(r.reservedSince(node)))
 			d.ReservedMB = best.needMB
 		}
 	}

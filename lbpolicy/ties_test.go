@@ -8,7 +8,7 @@ import (
 
 // Every one of k tied candidates is chosen for exactly the same share of the tie-breaker's possible values.
 func TestTiesExactlyUniform(t *testing.T) {
-	cs := CandidateSlice{up(node("a", free(8000))), up(node("b", free(8000))), up(node("c", free(8000)))}
+	cs := []Candidate{up(node("a", free(8000))), up(node("b", free(8000))), up(node("c", free(8000)))}
 	counts := map[int]int{}
 	for r2 := range uint64(2) {
 		for r3 := range uint64(3) {
@@ -25,7 +25,7 @@ func TestTiesExactlyUniform(t *testing.T) {
 // Over many requests the default tie-breaker spreads ties evenly. The source is seeded, so the test cannot flake;
 // the bound is over 5 standard deviations wide.
 func TestTiesSpread(t *testing.T) {
-	cs := CandidateSlice{}
+	cs := []Candidate{}
 	for i := range 4 {
 		cs = append(cs, up(node(fmt.Sprint(i), free(8000))))
 	}
@@ -44,7 +44,7 @@ func TestTiesSpread(t *testing.T) {
 
 func TestNoTieNoRandom(t *testing.T) {
 	s := NewSelector(Config{}, nil, func() uint64 { t.Fatal("tie-breaker called without a tie"); return 0 })
-	cs := CandidateSlice{up(node("a", free(8000))), up(node("b", free(9000))), up(node("c", free(8000), draining)),
+	cs := []Candidate{up(node("a", free(8000))), up(node("b", free(9000))), up(node("c", free(8000), draining)),
 		up(node("d", free(9000), draining)), up(nil), busy(nil, 1)}
 	if d := s.Select(cs, Request{Now: t0}); d.Index != 1 {
 		t.Errorf("chose %d, want 1", d.Index)
