@@ -80,14 +80,14 @@ func (s *Selector) newRequest(r Request, now time.Time) request {
 		notAfter: ns + int64(s.cfg.MaxSkew), reserveCut: ns - int64(s.cfg.ReserveTTL)}
 }
 
-// judge classifies and scores one available candidate.
-func (s *Selector) judge(c *Candidate, r *request) verdict {
-	v := verdict{freeMB: math.NaN()}
+// judge classifies and scores one available candidate into v.
+func (s *Selector) judge(c *Candidate, r *request, v *verdict) {
+	*v = verdict{freeMB: math.NaN()}
 	n := c.Node
 	if !r.fresh(n) {
 		v.class = classNoStats
 		v.score = s.score(0, c.InFlight, 0)
-		return v
+		return
 	}
 	v.fresh = true
 	var extra class
@@ -161,7 +161,6 @@ func (s *Selector) judge(c *Candidate, r *request) verdict {
 	}
 	v.class |= extra
 	v.score = s.score(scoreMB, c.InFlight, n.UtilizationPct)
-	return v
 }
 
 // fresh reports whether n is a report Select may trust.

@@ -67,7 +67,7 @@ func (s *Selector) Select(cs []Candidate, req Request) Decision {
 		r.sizeMB = knownSizeMB(cs, r.model)
 	}
 	d := Decision{Index: -1, FreeMB: math.NaN()}
-	var best verdict
+	var best, v verdict
 	var ties uint64
 	for i := range cs {
 		c := &cs[i]
@@ -75,7 +75,7 @@ func (s *Selector) Select(cs []Candidate, req Request) Decision {
 			continue
 		}
 		d.Available++
-		v := s.judge(c, &r)
+		s.judge(c, &r, &v)
 		if v.fresh {
 			d.Fresh++
 		}
