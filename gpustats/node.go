@@ -29,13 +29,15 @@ type Node struct {
 
 // ModelInfo is what a node's report says about one model.
 type ModelInfo struct {
-	// Loaded is true when Ollama holds the model in memory; SizeMB is then its footprint and SizeVRAMMB the part
-	// of it in GPU memory.
-	Loaded             bool
+	// SizeMB is the model's footprint when loaded, and SizeVRAMMB the part of it in GPU memory.
 	SizeMB, SizeVRAMMB float64
-	// Installed is true when the model is on disk; DiskMB is its size there.
-	Installed bool
-	DiskMB    float64
+	// DiskMB is the model's size on disk when installed.
+	DiskMB float64
+	// Loaded is true when Ollama holds the model in memory, Installed when the model is on disk.
+	//
+	// They come last so that the struct is 32 bytes, which the compiler copies in two moves that do not
+	// overlap: Select reads one ModelInfo per node, and overlapping copies stalled it.
+	Loaded, Installed bool
 }
 
 // NewNode derives a Node from a validated report.
