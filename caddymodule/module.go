@@ -383,7 +383,7 @@ func (c *upstreamCandidates) fill(pool reverseproxy.UpstreamPool, snap *gpustats
 			n, mapped = resolveUpstream(snap, u.Dial, nodeIDs).Load(), false
 		}
 		src := sourceRedis
-		if n == nil || n.Updated.UnixNano() < staleBefore {
+		if n == nil || n.UpdatedUnixNano() < staleBefore {
 			if polled != nil {
 				if pn := polled.lookup(u.Dial, now); pn != nil {
 					n, src = pn, sourceOllama

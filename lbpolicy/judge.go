@@ -168,7 +168,7 @@ func (r *request) fresh(n *gpustats.Node) bool {
 	if n == nil || n.Report == nil {
 		return false
 	}
-	t := n.Updated.UnixNano()
+	t := n.UpdatedUnixNano()
 	return t >= r.notBefore && t <= r.notAfter
 }
 
@@ -176,5 +176,5 @@ func (r *request) fresh(n *gpustats.Node) bool {
 // made before n's report was taken are in the report already, and those before reserveCut have expired. Only
 // called for fresh reports, whose times are recent enough to count in nanoseconds.
 func (r *request) reservedSince(n *gpustats.Node) int64 {
-	return max(r.reserveCut, n.Updated.UnixNano())
+	return max(r.reserveCut, n.UpdatedUnixNano())
 }
