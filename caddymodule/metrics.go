@@ -14,17 +14,24 @@ import (
 
 // selections counts decisions per upstream and reason with atomics, so that Select takes no lock; the collector
 // turns them into a counter vector when Prometheus scrapes.
-var selections sync.Map // upstream dial address → *[reasonSlots]atomic.Uint64
+var selections sync.Map // upstream dial address → *selectionCounts
 
 const reasonSlots = 32
 
-func observeSelection(upstream string, r lbpolicy.Reason) {
+// selectionCounts counts one upstream's decisions by reason.
+type selectionCounts [reasonSlots]atomic.Uint64
+
+// countsFor returns upstream's counters, adding them on first use. The upstream map keeps them for its
+// upstreams, so that Select looks them up only for upstreams that the fallback policy chose.
+func countsFor(upstream string) *selectionCounts {
 	v, ok := selections.Load(upstream)
 	if !ok {
-		v, _ = selections.LoadOrStore(upstream, new([reasonSlots]atomic.Uint64))
+		v, _ = selections.LoadOrStore(upstream, new(selectionCounts))
 	}
-	v.(*[reasonSlots]atomic.Uint64)[int(r)%reasonSlots].Add(1)
+	return v.(*selectionCounts)
 }
+
+func (c *selectionCounts) observe(r lbpolicy.Reason) { c[int(r)%reasonSlots].Add(1) }
 
 var (
 	descSelections = prometheus.NewDesc("caddy_vram_aware_selections_total",
@@ -56,7 +63,7 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 
 func (collector) Collect(ch chan<- prometheus.Metric) {
 	selections.Range(func(k, v any) bool {
-		counts := v.(*[reasonSlots]atomic.Uint64)
+		counts := v.(*selectionCounts)
 		for _, r := range lbpolicy.Reasons() {
 			if n := counts[int(r)%reasonSlots].Load(); n > 0 {
 				ch <- prometheus.MustNewConstMetric(descSelections, prometheus.CounterValue, float64(n), k.(string), r.String())

@@ -289,7 +289,7 @@ func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w ht
 	model, modelRef := p.requestModel(r)
 	now := time.Now()
 	cs := p.pool.Get().(*upstreamCandidates)
-	cs.fill(pool, p.snapshot(), &p.upstreams, p.Nodes, p.poller, now, p.staleAfter)
+	m := cs.fill(pool, p.snapshot(), &p.upstreams, p.Nodes, p.poller, now, p.staleAfter)
 	d := p.selector.Select(cs.cands, lbpolicy.Request{Model: model, Now: now})
 	var node *gpustats.Node
 	src := sourceNone
@@ -300,16 +300,23 @@ func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w ht
 	p.pool.Put(cs)
 
 	var up *reverseproxy.Upstream
-	if d.Index >= 0 {
+	var counts *selectionCounts
+	switch {
+	case d.Index >= 0 && m != nil:
+		up, counts = pool[d.Index], m.counts[d.Index]
+	case d.Index >= 0:
 		up = pool[d.Index]
-	} else {
+	default:
 		up = p.fallback.Select(pool, r, w)
+	}
+	if counts == nil && up != nil {
+		counts = countsFor(up.Dial)
 	}
 	var nodeRef *string
 	if node != nil {
 		nodeRef = &node.Report.NodeID
 	}
-	p.record(up, nodeRef, modelRef, r, d, src, now)
+	p.record(up, counts, nodeRef, modelRef, r, d, src, now)
 	if p.DecisionHeader != "" && w != nil && up != nil {
 		v := "node=" + d.NodeID + "; reason=" + d.Reason.String() + "; upstream=" + up.Dial
 		if src != sourceNone {
@@ -328,12 +335,15 @@ func (p *VRAMAware) snapshot() *gpustats.Snapshot {
 }
 
 // record counts the decision and logs it at debug level.
-func (p *VRAMAware) record(up *reverseproxy.Upstream, node, model *string, r *http.Request, d lbpolicy.Decision, src statsSource, now time.Time) {
+func (p *VRAMAware) record(up *reverseproxy.Upstream, counts *selectionCounts, node, model *string, r *http.Request, d lbpolicy.Decision,
+	src statsSource, now time.Time) {
 	dial, dialRef := "", (*string)(nil)
 	if up != nil {
 		dial, dialRef = up.Dial, &up.Dial
+	} else {
+		counts = countsFor("")
 	}
-	observeSelection(dial, d.Reason)
+	counts.observe(d.Reason)
 	decisions.add(dialRef, node, model, d, src, now)
 	if ce := p.log.Check(zapcore.DebugLevel, "vram_aware decision"); ce != nil {
 		ce.Write(zap.String("upstream", dial), zap.String("reason", d.Reason.String()),
@@ -371,9 +381,10 @@ type upstreamCandidates struct {
 }
 
 // fill takes each upstream's node from the Redis snapshot, mapped through nodeIDs, or from the poller where the
-// snapshot has no fresh report for it. The upstream map spares the lookups while it describes pool and snap.
+// snapshot has no fresh report for it. The upstream map spares the lookups while it describes pool and snap;
+// fill returns it when it did, else nil.
 func (c *upstreamCandidates) fill(pool reverseproxy.UpstreamPool, snap *gpustats.Snapshot, mapping *atomic.Pointer[upstreamMap],
-	nodeIDs map[string]string, polled *poller, now time.Time, staleAfter time.Duration) {
+	nodeIDs map[string]string, polled *poller, now time.Time, staleAfter time.Duration) *upstreamMap {
 	m := mapping.Load()
 	mapped := true
 	staleBefore := now.UnixNano() - int64(staleAfter)
@@ -398,7 +409,9 @@ func (c *upstreamCandidates) fill(pool reverseproxy.UpstreamPool, snap *gpustats
 	}
 	if !mapped {
 		refreshUpstreamMap(mapping, pool, snap, nodeIDs, now)
+		return nil
 	}
+	return m
 }
 
 func (c *upstreamCandidates) reset() {

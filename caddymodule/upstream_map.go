@@ -13,10 +13,11 @@ import (
 // atomic load instead of hashing the upstream's address into the snapshot's maps. A new map is built when the
 // watcher publishes a new snapshot (a node appears, disappears or changes its addresses) or the upstreams change.
 type upstreamMap struct {
-	snap  *gpustats.Snapshot
-	ups   []*reverseproxy.Upstream
-	refs  []gpustats.NodeRef
-	built time.Time
+	snap   *gpustats.Snapshot
+	ups    []*reverseproxy.Upstream
+	refs   []gpustats.NodeRef
+	counts []*selectionCounts
+	built  time.Time
 }
 
 // rebuildEvery bounds how often a map is rebuilt when the upstreams change on every request (dynamic upstreams
@@ -25,9 +26,10 @@ const rebuildEvery = time.Second
 
 func newUpstreamMap(pool reverseproxy.UpstreamPool, snap *gpustats.Snapshot, nodeIDs map[string]string, now time.Time) *upstreamMap {
 	m := &upstreamMap{snap: snap, ups: append([]*reverseproxy.Upstream(nil), pool...),
-		refs: make([]gpustats.NodeRef, len(pool)), built: now}
+		refs: make([]gpustats.NodeRef, len(pool)), counts: make([]*selectionCounts, len(pool)), built: now}
 	for i, u := range pool {
 		m.refs[i] = resolveUpstream(snap, u.Dial, nodeIDs)
+		m.counts[i] = countsFor(u.Dial)
 	}
 	return m
 }
