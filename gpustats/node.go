@@ -7,26 +7,28 @@ import (
 )
 
 // Node is an accepted report with the figures the policy needs worked out once, when the report arrives, so
-// that choosing an upstream only reads them.
+// that choosing an upstream only reads them. The fields that Select reads for every node come first, within one
+// cache line.
 type Node struct {
 	Report *Report
-	// Updated is the report's own timestamp; Received is when this process accepted it.
-	Updated, Received time.Time
+	models map[string]ModelInfo
+	// TotalMB and FreeMB sum the GPUs with known memory; MaxGPUFreeMB is the most free on any one of them.
+	TotalMB, FreeMB float64
+	// UtilizationPct is the mean utilisation of the GPUs that report one.
+	UtilizationPct float64
+	updatedNS      int64
 	// GPU is true when the node has at least one GPU and is not a CPU-only node.
 	GPU bool
 	// MemoryKnown is true when every GPU reported its total and free memory.
 	MemoryKnown bool
-	// TotalMB and FreeMB sum the GPUs with known memory; MaxGPUFreeMB is the most free on any one of them.
-	TotalMB, FreeMB, MaxGPUFreeMB float64
-	// UtilizationPct is the mean utilisation of the GPUs that report one.
-	UtilizationPct float64
-
 	// InstalledKnown is true when the node reported its installed models.
 	InstalledKnown bool
+	// Draining is the report's Draining.
+	Draining bool
 
-	updatedNS int64
-
-	models map[string]ModelInfo
+	MaxGPUFreeMB float64
+	// Updated is the report's own timestamp; Received is when this process accepted it.
+	Updated, Received time.Time
 }
 
 // ModelInfo is what a node's report says about one model.
@@ -44,7 +46,7 @@ type ModelInfo struct {
 
 // NewNode derives a Node from a validated report.
 func NewNode(r *Report, received time.Time) *Node {
-	n := &Node{Report: r, Updated: r.Time(), Received: received, MemoryKnown: len(r.GPUs) > 0}
+	n := &Node{Report: r, Updated: r.Time(), Received: received, MemoryKnown: len(r.GPUs) > 0, Draining: r.Draining}
 	n.updatedNS = n.Updated.UnixNano()
 	n.GPU = len(r.GPUs) > 0 && r.Vendor != VendorNone
 	var utilSum float64

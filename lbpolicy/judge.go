@@ -91,7 +91,7 @@ func (s *Selector) judge(c *Candidate, r *request, v *verdict) {
 	}
 	v.fresh = true
 	var extra class
-	if n.Report.Draining {
+	if n.Draining {
 		extra |= classDraining
 	}
 	resident, installed := false, false
