@@ -4,34 +4,46 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/need-redis.sh
-COUNT=${COUNT:-3}
+COUNT=${COUNT:-5}
 out=${BENCH_OUT:-bench.out}
 {
 	echo "# $(go version) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
-	go test ./caddymodule -run '^$' -bench 'BenchmarkSelect$' -benchtime 20000x -count "$COUNT"
+	# One run of every policy after another, COUNT times, so that a busy moment of the machine falls on all of them.
+	for _ in $(seq "$COUNT"); do
+		go test ./caddymodule -run '^$' -bench 'BenchmarkSelect$' -benchtime 100000x -count 1
+	done
 	go test ./caddymodule -run '^$' -bench 'ScanModel|UnmarshalModel' -count "$COUNT"
 	go test ./gpustats -run '^$' -bench 'Freshness' -benchtime 1000x -count "$COUNT"
 	go test ./gpustats -run '^$' -bench 'WatcherScale' -benchtime 1x -count 1
 } 2>&1 | grep -E '^(#|Benchmark|goos|goarch|pkg|cpu)' | tee "$out"
 
 echo
-echo "Select, vram_aware vs Caddy's built-in policies (median ns/op of $COUNT runs; allocs/op of vram_aware):"
+echo "Select, vram_aware vs Caddy's built-in policies (median ns/op of $COUNT runs; ratios: median of the ratios"
+echo "within each run, which a busy moment of the machine moves less; allocs/op of vram_aware):"
 awk '
 	/^BenchmarkSelect\/upstreams=/ {
 		split($1, p, "/"); n = p[2]; sub("upstreams=", "", n); pol = p[3]; sub(/-[0-9]+$/, "", pol)
 		k = n SUBSEP pol; c[k]++; v[k, c[k]] = $3; if (pol == "vram_aware") allocs[n] = $7
 		ns[n] = 1
 	}
-	function median(k,   i, j, t, m, a) {
-		m = c[k]; for (i = 1; i <= m; i++) a[i] = v[k, i]
+	function median(a, m,   i, j, t) {
 		for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 		return a[int((m + 1) / 2)]
+	}
+	function medianOf(k,   i, a) {
+		for (i = 1; i <= c[k]; i++) a[i] = v[k, i]
+		return median(a, c[k])
+	}
+	function medianRatio(k, base,   i, a) {
+		for (i = 1; i <= c[k]; i++) a[i] = v[k, i] / v[base, i]
+		return median(a, c[k])
 	}
 	END {
 		printf "%10s %12s %12s %16s %10s %14s %7s\n", "upstreams", "vram_aware", "least_conn", "random_choose_2", "÷least", "÷random_ch_2", "allocs"
 		for (n = 1; n <= 4096; n++) if (n in ns) {
-			a = median(n SUBSEP "vram_aware"); l = median(n SUBSEP "least_conn"); r = median(n SUBSEP "random_choose_2")
-			printf "%10d %12.0f %12.0f %16.0f %9.2fx %13.2fx %7s\n", n, a, l, r, a / l, a / r, allocs[n]
+			a = n SUBSEP "vram_aware"; l = n SUBSEP "least_conn"; r = n SUBSEP "random_choose_2"
+			printf "%10d %12.0f %12.0f %16.0f %9.2fx %13.2fx %7s\n", n, medianOf(a), medianOf(l), medianOf(r),
+				medianRatio(a, l), medianRatio(a, r), allocs[n]
 		}
 	}' "$out"
 echo
