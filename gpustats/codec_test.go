@@ -158,6 +158,17 @@ func TestCanonicalModel(t *testing.T) {
 	}
 }
 
+// BenchmarkCanonicalModel is the cost of the name check that Select makes on every request naming a model.
+func BenchmarkCanonicalModel(b *testing.B) {
+	for _, name := range []string{"llama3:latest", "Llama3"} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				CanonicalModel(name)
+			}
+		})
+	}
+}
+
 // FuzzCanonicalModel checks the one-pass shortcut against the long way: a name the shortcut passes as canonical
 // must be one the long way leaves unchanged, and every result must be canonical.
 func FuzzCanonicalModel(f *testing.F) {
