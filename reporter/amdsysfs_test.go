@@ -50,17 +50,7 @@ func TestAMDSysfs(t *testing.T) {
 		"class/drm/card3/device/hwmon/hwmon9/power1_input":   "15500000\n",
 		"class/drm/card3/device/hwmon/hwmon9/temp1_input":    "garbage\n",
 	})
-	s, err := Open(context.Background(), "amd", Options{SysfsRoot: root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := s.Sample(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Vendor != gpustats.VendorAMD {
-		t.Errorf("vendor %q", r.Vendor)
-	}
+	r := sampleWith(t, "amd", Options{SysfsRoot: root}, gpustats.VendorAMD)
 	checkGPUs(t, r.GPUs, []gpustats.GPU{
 		{Index: 0, Name: "AMD Radeon RX 7900 XTX", UUID: "a1b2c3d4", MemoryTotalMB: 24560, MemoryUsedMB: 4096, MemoryFreeMB: 20464, UtilizationPct: 37, TemperatureC: 51, PowerW: 87},
 		{Index: 1, Name: "AMD GPU", MemoryTotalMB: 1024, MemoryUsedMB: u, MemoryFreeMB: u, UtilizationPct: u, TemperatureC: u, PowerW: 15.5},

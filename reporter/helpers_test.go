@@ -1,6 +1,7 @@
 package reporter
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"os"
@@ -62,6 +63,23 @@ func sameGPU(a, b gpustats.GPU) bool {
 	return a.Index == b.Index && a.Name == b.Name && a.UUID == b.UUID && eq(a.MemoryTotalMB, b.MemoryTotalMB) &&
 		eq(a.MemoryFreeMB, b.MemoryFreeMB) && eq(a.MemoryUsedMB, b.MemoryUsedMB) &&
 		eq(a.UtilizationPct, b.UtilizationPct) && eq(a.TemperatureC, b.TemperatureC) && eq(a.PowerW, b.PowerW)
+}
+
+// sampleWith opens the sampler name with opts, takes one sample, and checks that it names vendor.
+func sampleWith(t *testing.T, name string, opts Options, vendor string) Reading {
+	t.Helper()
+	s, err := Open(context.Background(), name, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Sample(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Vendor != vendor {
+		t.Errorf("vendor %q, want %q", r.Vendor, vendor)
+	}
+	return r
 }
 
 func checkGPUs(t *testing.T, got, want []gpustats.GPU) {

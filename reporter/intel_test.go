@@ -40,17 +40,7 @@ esac
 exit 2
 `)
 	t.Setenv("PATH", dir+":/usr/bin:/bin")
-	s, err := Open(context.Background(), "intel", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := s.Sample(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Vendor != gpustats.VendorIntel {
-		t.Errorf("vendor %q", r.Vendor)
-	}
+	r := sampleWith(t, "intel", Options{}, gpustats.VendorIntel)
 	checkGPUs(t, r.GPUs, []gpustats.GPU{
 		{Index: 0, Name: "Intel(R) Arc(TM) A770 Graphics", UUID: "00000000-0000-0000-0000-56a05e001000", MemoryTotalMB: 16310, MemoryUsedMB: 2048, MemoryFreeMB: 14262, UtilizationPct: 12.5, TemperatureC: 48, PowerW: 35.2},
 		{Index: 1, Name: "Intel(R) Arc(TM) A380 Graphics", UUID: "00000000-0000-0000-0000-56a55e001000", MemoryTotalMB: u, MemoryUsedMB: 512, MemoryFreeMB: u, UtilizationPct: u, TemperatureC: 40, PowerW: u},

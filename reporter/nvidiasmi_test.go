@@ -15,17 +15,7 @@ func TestNvidiaSMI(t *testing.T) {
 		"1, NVIDIA A100-SXM4-80GB, GPU-bbbb, 81920, [N/A], 81000, [Not Supported], 40, [N/A]\n"+
 		"\n"+
 		"2, Tesla K80, rev 2, [N/A], [N/A], 11441, 100, 0, 30, 25.00\n", "", 0)
-	s, err := Open(context.Background(), "nvidia-smi", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := s.Sample(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Vendor != gpustats.VendorNVIDIA {
-		t.Errorf("vendor %q", r.Vendor)
-	}
+	r := sampleWith(t, "nvidia-smi", Options{}, gpustats.VendorNVIDIA)
 	checkGPUs(t, r.GPUs, []gpustats.GPU{
 		{Index: 0, Name: "NVIDIA GeForce RTX 3070", UUID: "GPU-aaaa", MemoryTotalMB: 8192, MemoryUsedMB: 4123, MemoryFreeMB: 4069, UtilizationPct: 55, TemperatureC: 62, PowerW: 115.32},
 		// Used is derived from total and free; what is not supported stays unknown.

@@ -18,17 +18,7 @@ const rocmSMIOutput = `WARNING: AMD GPU device(s) is/are in a low-power state. C
 func TestROCmSMI(t *testing.T) {
 	dir := onlyPath(t)
 	fakeTool(t, dir, "rocm-smi", rocmSMIOutput, "", 0)
-	s, err := Open(context.Background(), "rocm-smi", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := s.Sample(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Vendor != gpustats.VendorAMD {
-		t.Errorf("vendor %q", r.Vendor)
-	}
+	r := sampleWith(t, "rocm-smi", Options{}, gpustats.VendorAMD)
 	checkGPUs(t, r.GPUs, []gpustats.GPU{
 		{Index: 0, Name: "AMD GPU (card0)", MemoryTotalMB: 24560, MemoryUsedMB: 1024, MemoryFreeMB: 23536, UtilizationPct: 12, TemperatureC: 55, PowerW: u},
 		{Index: 1, Name: "AMD GPU (card1)", MemoryTotalMB: 16368, MemoryUsedMB: u, MemoryFreeMB: u, UtilizationPct: u, TemperatureC: 40, PowerW: u},
