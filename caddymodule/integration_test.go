@@ -141,18 +141,25 @@ type nodeSpec struct {
 	age    time.Duration
 }
 
+// rtxReport is a report of o's node: one RTX 4090 with free MiB free, taken at at, with the models loaded (5000 MiB
+// each).
+func rtxReport(o *ollama, free float64, at time.Time, loaded ...string) *gpustats.Report {
+	r := &gpustats.Report{Vendor: gpustats.VendorNVIDIA, NodeID: o.addr(), Timestamp: gpustats.Timestamp(at),
+		Schema: gpustats.Schema, GPUs: []gpustats.GPU{{Index: 0, Name: "RTX 4090", MemoryTotalMB: 24564,
+			MemoryFreeMB: gpustats.Measure(free), MemoryUsedMB: gpustats.Measure(24564 - free),
+			UtilizationPct: 0, TemperatureC: 40}},
+		Ollama: &gpustats.Ollama{Reachable: true, Loaded: []gpustats.LoadedModel{}}}
+	for _, m := range loaded {
+		r.Ollama.Loaded = append(r.Ollama.Loaded, gpustats.LoadedModel{Name: m, SizeMB: 5000, SizeVRAMMB: 5000})
+	}
+	return r
+}
+
 func publish(t *testing.T, srv *redistest.Server, ups map[*ollama]nodeSpec) {
 	t.Helper()
 	p := gpustats.NewPublisher(srv.Client(), gpustats.PublisherOptions{})
 	for o, s := range ups {
-		r := &gpustats.Report{Vendor: gpustats.VendorNVIDIA, NodeID: o.addr(), Timestamp: gpustats.Timestamp(time.Now().Add(-s.age)),
-			Schema: gpustats.Schema, GPUs: []gpustats.GPU{{Index: 0, Name: "RTX 4090", MemoryTotalMB: 24564,
-				MemoryFreeMB: gpustats.Measure(s.free), MemoryUsedMB: gpustats.Measure(24564 - s.free),
-				UtilizationPct: 0, TemperatureC: 40}},
-			Ollama: &gpustats.Ollama{Reachable: true, Loaded: []gpustats.LoadedModel{}}}
-		for _, m := range s.loaded {
-			r.Ollama.Loaded = append(r.Ollama.Loaded, gpustats.LoadedModel{Name: m, SizeMB: 5000, SizeVRAMMB: 5000})
-		}
+		r := rtxReport(o, s.free, time.Now().Add(-s.age), s.loaded...)
 		if err := p.Publish(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}

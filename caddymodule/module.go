@@ -300,17 +300,14 @@ func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w ht
 	p.pool.Put(cs)
 
 	var up *reverseproxy.Upstream
-	var counts *selectionCounts
-	switch {
-	case d.Index >= 0 && m != nil:
-		up, counts = pool[d.Index], m.counts[d.Index]
-	case d.Index >= 0:
+	var counts *selectionCounts // nil: record looks them up
+	if d.Index >= 0 {
 		up = pool[d.Index]
-	default:
+		if m != nil {
+			counts = m.counts[d.Index]
+		}
+	} else {
 		up = p.fallback.Select(pool, r, w)
-	}
-	if counts == nil && up != nil {
-		counts = countsFor(up.Dial)
 	}
 	var nodeRef *string
 	if node != nil {
@@ -340,8 +337,9 @@ func (p *VRAMAware) record(up *reverseproxy.Upstream, counts *selectionCounts, n
 	dial, dialRef := "", (*string)(nil)
 	if up != nil {
 		dial, dialRef = up.Dial, &up.Dial
-	} else {
-		counts = countsFor("")
+	}
+	if counts == nil {
+		counts = countsFor(dial)
 	}
 	counts.observe(d.Reason)
 	decisions.add(dialRef, node, model, d, src, now)

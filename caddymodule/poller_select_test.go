@@ -83,16 +83,22 @@ func TestSelectPolledAllocations(t *testing.T) {
 			OllamaPoll: caddy.Duration(100 * time.Millisecond)}
 		provisionPolicy(t, p)
 		// a reports to Redis (more free memory than anything), b is only polled, and holds the model.
-		rep := &gpustats.Report{Vendor: gpustats.VendorNVIDIA, NodeID: a.dial(), Timestamp: gpustats.Timestamp(time.Now()),
-			GPUs: []gpustats.GPU{{Name: "L4", MemoryTotalMB: 23034, MemoryFreeMB: 23000, MemoryUsedMB: 34,
-				UtilizationPct: 0, TemperatureC: 40}}, Ollama: &gpustats.Ollama{Reachable: true}}
-		if err := gpustats.NewPublisher(rds.Client(), gpustats.PublisherOptions{}).Publish(context.Background(), rep); err != nil {
-			t.Fatal(err)
-		}
+		publishIdle(t, rds, a.dial())
 		waitChoice(t, p, ups, r, bDial, "resident", "ollama")
 		waitChoice(t, p, ups, modelRequest("mistral:7b"), a.dial(), "fits", "redis")
 		checkNoAllocs(t, func() { p.Select(ups, r, nil) })
 	})
+}
+
+// publishIdle publishes a fresh report of node id: one L4 with all but 34 MiB free and no model loaded.
+func publishIdle(t *testing.T, rds *redistest.Server, id string) {
+	t.Helper()
+	rep := &gpustats.Report{Vendor: gpustats.VendorNVIDIA, NodeID: id, Timestamp: gpustats.Timestamp(time.Now()),
+		GPUs: []gpustats.GPU{{Name: "L4", MemoryTotalMB: 23034, MemoryFreeMB: 23000, MemoryUsedMB: 34,
+			UtilizationPct: 0, TemperatureC: 40}}, Ollama: &gpustats.Ollama{Reachable: true}}
+	if err := gpustats.NewPublisher(rds.Client(), gpustats.PublisherOptions{}).Publish(context.Background(), rep); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func checkNoAllocs(t *testing.T, f func()) {
@@ -115,12 +121,7 @@ func TestRedisReportWinsOverPoll(t *testing.T) {
 		OllamaPoll: caddy.Duration(100 * time.Millisecond), StaleAfter: caddy.Duration(time.Second)}
 	provisionPolicy(t, p)
 	// …the report says nothing is: the report wins while fresh.
-	rep := &gpustats.Report{Vendor: gpustats.VendorNVIDIA, NodeID: a.dial(), Timestamp: gpustats.Timestamp(time.Now()),
-		GPUs: []gpustats.GPU{{Name: "L4", MemoryTotalMB: 23034, MemoryFreeMB: 23000, MemoryUsedMB: 34,
-			UtilizationPct: 0, TemperatureC: 40}}, Ollama: &gpustats.Ollama{Reachable: true}}
-	if err := gpustats.NewPublisher(rds.Client(), gpustats.PublisherOptions{}).Publish(context.Background(), rep); err != nil {
-		t.Fatal(err)
-	}
+	publishIdle(t, rds, a.dial())
 	deadline := time.Now().Add(5 * time.Second)
 	for p.snapshot().Lookup(a.dial()) == nil {
 		if time.Now().After(deadline) {

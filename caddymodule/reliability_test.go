@@ -129,8 +129,8 @@ func reporterLoop(t *testing.T, rds *redistest.Server, a, b *ollama, interval ti
 		for {
 			now := time.Now()
 			ctx, cancel := context.WithTimeout(context.Background(), interval)
-			errA := p.Publish(ctx, reliabilityReport(a, 500, now))
-			errB := p.Publish(ctx, reliabilityReport(b, 20000, now))
+			errA := p.Publish(ctx, rtxReport(a, 500, now))
+			errB := p.Publish(ctx, rtxReport(b, 20000, now))
 			cancel()
 			if errA == nil && errB == nil {
 				lastOK.Store(now.UnixNano())
@@ -146,13 +146,6 @@ func reporterLoop(t *testing.T, rds *redistest.Server, a, b *ollama, interval ti
 	stop = func() { once.Do(func() { close(done); <-stopped }) }
 	t.Cleanup(stop)
 	return stop, func() time.Time { return time.Unix(0, lastOK.Load()) }
-}
-
-func reliabilityReport(o *ollama, free float64, at time.Time) *gpustats.Report {
-	return &gpustats.Report{Vendor: gpustats.VendorNVIDIA, NodeID: o.addr(), Timestamp: gpustats.Timestamp(at),
-		Schema: gpustats.Schema, GPUs: []gpustats.GPU{{Index: 0, Name: "RTX 4090", MemoryTotalMB: 24564,
-			MemoryFreeMB: gpustats.Measure(free), MemoryUsedMB: gpustats.Measure(24564 - free), TemperatureC: 40}},
-		Ollama: &gpustats.Ollama{Reachable: true, Loaded: []gpustats.LoadedModel{}}}
 }
 
 type sample struct {
@@ -341,7 +334,7 @@ func TestSignedTelemetryThroughCaddy(t *testing.T) {
 		p := gpustats.NewPublisher(rds.Client(), gpustats.PublisherOptions{Key: k})
 		var payloads [][]byte
 		for o, free := range map[*ollama]float64{a: freeA, b: freeB} {
-			r := reliabilityReport(o, free, at)
+			r := rtxReport(o, free, at)
 			if err := p.Publish(context.Background(), r); err != nil {
 				t.Fatal(err)
 			}

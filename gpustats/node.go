@@ -8,7 +8,7 @@ import (
 
 // Node is an accepted report with the figures the policy needs worked out once, when the report arrives, so
 // that choosing an upstream only reads them. Make one with NewNode and do not change it: every Select may be
-// reading it. The fields that Select reads for every node come first, within one cache line.
+// reading it. The fields that Select reads for every node come first, next to one another.
 type Node struct {
 	Report *Report
 	models map[string]ModelInfo
