@@ -290,7 +290,7 @@ func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w ht
 	now := time.Now()
 	cs := p.pool.Get().(*upstreamCandidates)
 	m := cs.fill(pool, p.snapshot(), &p.upstreams, p.Nodes, p.poller, now, p.staleAfter)
-	d := p.selector.Select(cs.cands, lbpolicy.Request{Model: model, Now: now})
+	d := p.selector.SelectCached(cs.cands, lbpolicy.Request{Model: model, Now: now}, m.plansFor())
 	var node *gpustats.Node
 	src := sourceNone
 	if d.Index >= 0 && d.NodeID != "" {
@@ -383,11 +383,11 @@ type upstreamCandidates struct {
 // fill returns it when it did, else nil.
 func (c *upstreamCandidates) fill(pool reverseproxy.UpstreamPool, snap *gpustats.Snapshot, mapping *atomic.Pointer[upstreamMap],
 	nodeIDs map[string]string, polled *poller, now time.Time, staleAfter time.Duration) *upstreamMap {
-	m := mapping.Load()
+	m := mapping.Load().describing(snap, pool)
 	mapped := true
 	staleBefore := now.UnixNano() - int64(staleAfter)
 	for i, u := range pool {
-		n, ok := m.node(snap, pool, i)
+		n, ok := m.node(i, u)
 		if !ok {
 			n, mapped = resolveUpstream(snap, u.Dial, nodeIDs).Load(), false
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	"github.com/sollol-go/sollol/gpustats"
+	"github.com/sollol-go/sollol/lbpolicy"
 )
 
 // upstreamMap remembers where each upstream's reports live in one snapshot, so that Select reads a node with one
@@ -18,6 +19,8 @@ type upstreamMap struct {
 	refs   []gpustats.NodeRef
 	counts []*selectionCounts
 	built  time.Time
+	// plans keeps what Select works out from these upstreams' reports for each model, by position.
+	plans lbpolicy.Plans
 }
 
 // rebuildEvery bounds how often a map is rebuilt when the upstreams change on every request (dynamic upstreams
@@ -46,12 +49,29 @@ func resolveUpstream(snap *gpustats.Snapshot, dial string, nodeIDs map[string]st
 	return gpustats.NodeRef{}
 }
 
-// node returns upstream i's node from m when m describes it, and whether it did.
-func (m *upstreamMap) node(snap *gpustats.Snapshot, pool reverseproxy.UpstreamPool, i int) (*gpustats.Node, bool) {
-	if m == nil || m.snap != snap || len(m.ups) != len(pool) || m.ups[i] != pool[i] {
+// describing returns m when it was built for snap and for as many upstreams as pool has, else nil; node then says
+// which of them it describes.
+func (m *upstreamMap) describing(snap *gpustats.Snapshot, pool reverseproxy.UpstreamPool) *upstreamMap {
+	if m == nil || m.snap != snap || len(m.ups) != len(pool) {
+		return nil
+	}
+	return m
+}
+
+// node returns upstream i's node when m (from describing) describes upstream u at position i, and whether it did.
+func (m *upstreamMap) node(i int, u *reverseproxy.Upstream) (*gpustats.Node, bool) {
+	if m == nil || m.ups[i] != u {
 		return nil, false
 	}
 	return m.refs[i].Load(), true
+}
+
+// plansFor returns m's plans, nil when m is nil (no map described the upstreams).
+func (m *upstreamMap) plansFor() *lbpolicy.Plans {
+	if m == nil {
+		return nil
+	}
+	return &m.plans
 }
 
 // refresh stores a new map for pool when the current one did not describe it, at most once per rebuildEvery.

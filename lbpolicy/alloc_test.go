@@ -57,23 +57,30 @@ func TestSelectDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// BenchmarkSelect measures Select, and SelectCached reading the plans of the previous requests.
 func BenchmarkSelect(b *testing.B) {
 	for _, n := range []int{4, 16, 128, 1024} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			s := NewSelector(Config{}, nil, nil)
-			cs := fleet(n)
-			req := Request{Model: llama, Now: t0.Add(time.Second)}
-			for range 4 * n {
-				s.Select(cs, req)
-			}
-			if a := testing.AllocsPerRun(10, func() { s.Select(cs, req) }); a != 0 {
-				b.Fatalf("Select allocates %v times per call", a)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				s.Select(cs, req)
-			}
-		})
+		for _, cached := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%d/cached=%t", n, cached), func(b *testing.B) {
+				s := NewSelector(Config{}, nil, nil)
+				var plans *Plans
+				if cached {
+					plans = new(Plans)
+				}
+				cs := fleet(n)
+				req := Request{Model: llama, Now: t0.Add(time.Second)}
+				for range 4 * n {
+					s.SelectCached(cs, req, plans)
+				}
+				if a := testing.AllocsPerRun(10, func() { s.SelectCached(cs, req, plans) }); a != 0 {
+					b.Fatalf("Select allocates %v times per call", a)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					s.SelectCached(cs, req, plans)
+				}
+			})
+		}
 	}
 }
 

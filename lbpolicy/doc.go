@@ -50,7 +50,7 @@
 //	base  = 1 + f × BoostFactor   if f > BoostFreeMB         (SOLLOL's ×1.5 above 4 GiB)
 //	        1 + f                 if 0 ≤ f ≤ BoostFreeMB
 //	        1 / (1 − f)           if f < 0                   (reservations promised more than the node has)
-//	score = base / (1 + InFlightPenalty × in_flight) × (1 − UtilizationPenalty × utilisation / 100)
+//	score = base × (1 − UtilizationPenalty × utilisation / 100) / (1 + InFlightPenalty × in_flight)
 //
 // in_flight is the number of requests the gateway has in flight to the upstream; utilisation is the mean GPU
 // utilisation in percent (0 when unknown). The defaults are InFlightPenalty 1 and UtilizationPenalty 0.5: a

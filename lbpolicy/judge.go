@@ -55,41 +55,56 @@ func (c class) reason(model string) Reason {
 
 // verdict is one candidate's standing.
 type verdict struct {
-	class  class
-	score  float64
-	fresh  bool
+	class class
+	// base is the score before the candidate's in-flight requests count (see inFlightScore).
+	base   float64
 	freeMB float64 // free GPU memory less reservations; NaN when unknown
 	needMB float64 // the model's size when it would be loaded cold on a GPU with known memory, else 0
+	fresh  bool
+	// named is true when the node's report names the requested model, loaded or installed.
+	named bool
 }
 
-// request is what judge needs to know about the request, worked out once per Select.
+// request is what classify needs to know about the request, worked out once per Select.
 type request struct {
 	model string
-	// key identifies model in the herd guard's reservations.
+	// key identifies model in the herd guard's reservations, worked out when first needed (see modelKey).
 	key uint64
 	// sizeMB is the model's size as known from any node, 0 when none knows it.
 	sizeMB float64
 	// In nanoseconds since the Unix epoch, which compare faster than time.Time on every candidate: a report is
 	// fresh when taken between notBefore and notAfter; reservations made by reserveCut have expired.
 	notBefore, notAfter, reserveCut int64
+	// newest is the time of the newest reservation when the request began (see Reservations.newest);
+	// reservedNS is the same in nanoseconds when it is after reserveCut, else math.MinInt64: no reservation counts
+	// on a node whose report was taken at or after reservedNS.
+	newest     uint64
+	reservedNS int64
 }
 
 func (s *Selector) newRequest(r Request, now time.Time) request {
 	ns := now.UnixNano()
-	return request{model: r.Model, key: modelKey(r.Model), notBefore: ns - int64(s.cfg.StaleAfter),
-		notAfter: ns + int64(s.cfg.MaxSkew), reserveCut: ns - int64(s.cfg.ReserveTTL)}
+	req := request{model: r.Model, notBefore: ns - int64(s.cfg.StaleAfter),
+		notAfter: ns + int64(s.cfg.MaxSkew), reserveCut: ns - int64(s.cfg.ReserveTTL), newest: s.res.newest.Load()}
+	req.reservedNS = int64(req.newest) * 1e6 // entries hold milliseconds: newest ≤ ⌊t/1e6⌋ when newest×1e6 ≤ t
+	if req.reservedNS <= req.reserveCut {
+		req.reservedNS = math.MinInt64
+	}
+	return req
 }
 
-// judge classifies and scores one available candidate into v.
-func (s *Selector) judge(c *Candidate, r *request, v *verdict) {
-	*v = verdict{freeMB: math.NaN()}
-	n := c.Node
-	if !r.fresh(n) {
-		v.class = classNoStats
-		v.score = s.score(0, c.InFlight, 0)
-		return
+// modelKey is the request's model's key in the herd guard's reservations.
+func (r *request) modelKey() uint64 {
+	if r.key == 0 {
+		r.key = modelKey(r.model)
 	}
-	v.fresh = true
+	return r.key
+}
+
+// classify judges a node with a fresh report for r, counting the reservations made on it after the millisecond
+// cut.
+func (s *Selector) classify(n *gpustats.Node, r *request, cut uint64, v *verdict) {
+	*v = verdict{freeMB: math.NaN(), fresh: true}
 	var extra class
 	if n.Draining {
 		extra |= classDraining
@@ -101,6 +116,7 @@ func (s *Selector) judge(c *Candidate, r *request, v *verdict) {
 		info = n.Model(model)
 		resident = info.Loaded && info.SizeVRAMMB > 0
 		installed = info.Installed || info.Loaded
+		v.named = installed
 		if n.InstalledKnown && !installed {
 			extra |= classNotInstalled
 		}
@@ -117,7 +133,10 @@ func (s *Selector) judge(c *Candidate, r *request, v *verdict) {
 			v.class = classMemoryUnknownInstalled
 		}
 	default:
-		pending, loading := s.res.pending(n.Report.NodeID, r.key, nanoMS(r.reservedSince(n)))
+		var pending, loading float64
+		if r.newest > cut {
+			pending, loading = s.res.pending(n.Report.NodeID, r.modelKey(), cut)
+		}
 		v.freeMB = n.FreeMB - pending
 		scoreMB = v.freeMB
 		overwhelmed := v.freeMB < s.cfg.MinFreeMB
@@ -160,12 +179,12 @@ func (s *Selector) judge(c *Candidate, r *request, v *verdict) {
 		}
 	}
 	v.class |= extra
-	v.score = s.score(scoreMB, c.InFlight, n.UtilizationPct)
+	v.base = s.baseScore(scoreMB, n.UtilizationPct)
 }
 
 // fresh reports whether n is a report Select may trust.
 func (r *request) fresh(n *gpustats.Node) bool {
-	if n == nil || n.Report == nil {
+	if n == nil {
 		return false
 	}
 	t := n.UpdatedUnixNano()

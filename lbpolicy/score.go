@@ -5,6 +5,11 @@ import "github.com/sollol-go/sollol/gpustats"
 // score is the formula in the package documentation: more free memory scores higher, in-flight requests and
 // utilisation lower.
 func (s *Selector) score(freeMB float64, inFlight int, utilizationPct float64) float64 {
+	return s.inFlightScore(s.baseScore(freeMB, utilizationPct), inFlight)
+}
+
+// baseScore is the part of the score that a node's report decides: free memory and utilisation.
+func (s *Selector) baseScore(freeMB float64, utilizationPct float64) float64 {
 	base := 1.0
 	switch {
 	case freeMB > s.cfg.BoostFreeMB:
@@ -13,15 +18,22 @@ func (s *Selector) score(freeMB float64, inFlight int, utilizationPct float64) f
 		base += freeMB
 	case freeMB < 0:
 		// Reservations can promise more than a node has: the more short it is, the lower it scores, and the
-		// score stays positive so that the penalties below keep their direction.
+		// score stays positive so that the penalties keep their direction.
 		base = 1 / (1 - freeMB)
 	}
 	if !(utilizationPct > 0) {
 		utilizationPct = 0
 	}
 	utilizationPct = min(utilizationPct, 100)
-	return base / (1 + s.cfg.InFlightPenalty*float64(max(inFlight, 0))) *
-		(1 - s.cfg.UtilizationPenalty*utilizationPct/100)
+	return base * (1 - s.cfg.UtilizationPenalty*utilizationPct/100)
+}
+
+// inFlightScore is the score of a node whose report gives base, with inFlight requests in flight to it.
+func (s *Selector) inFlightScore(base float64, inFlight int) float64 {
+	if inFlight <= 0 {
+		return base // spares a division
+	}
+	return base / (1 + s.cfg.InFlightPenalty*float64(inFlight))
 }
 
 // roomMB is how much GPU memory the node could offer a model by unloading every model Ollama holds: free memory

@@ -12,6 +12,8 @@ type Selector struct {
 	cfg  Config
 	res  *Reservations
 	rand func() uint64
+	// noStats is the verdict on every candidate without a fresh report.
+	noStats verdict
 }
 
 // NewSelector returns a Selector with cfg (defaults filled in, see Config.WithDefaults). res holds the herd
@@ -25,7 +27,9 @@ func NewSelector(cfg Config, res *Reservations, rand func() uint64) *Selector {
 	if rand == nil {
 		rand = randUint64
 	}
-	return &Selector{cfg: cfg.WithDefaults(), res: res, rand: rand}
+	s := &Selector{cfg: cfg.WithDefaults(), res: res, rand: rand}
+	s.noStats = verdict{class: classNoStats, base: s.baseScore(0, 0), freeMB: math.NaN()}
+	return s
 }
 
 func randUint64() uint64 { return rand.Uint64() }
@@ -57,38 +61,74 @@ type Decision struct {
 // the chosen candidate in cs. When it chooses a node that must load the model, it reserves the model's size there
 // (the herd guard). Callers reuse cs from one request to the next, so that presenting the candidates allocates
 // nothing.
-func (s *Selector) Select(cs []Candidate, req Request) Decision {
+func (s *Selector) Select(cs []Candidate, req Request) Decision { return s.SelectCached(cs, req, nil) }
+
+// SelectCached is Select that keeps in plans what it works out from the candidates' reports, and reads it back on
+// the next request for the same model while those reports stay the same (see Plans). Its decisions are Select's.
+// It allocates only when it makes a plan; plans nil makes none.
+func (s *Selector) SelectCached(cs []Candidate, req Request, plans *Plans) Decision {
 	now := req.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
 	r := s.newRequest(req, now)
-	if r.model != "" {
+	found := plans.find(s, r.model)
+	p, covered := found, found.covers(cs)
+	switch {
+	case covered:
+		r.sizeMB = p.sizeMB
+	case r.model != "":
 		r.sizeMB = knownSizeMB(cs, r.model)
+		if p != nil && p.sizeMB != r.sizeMB {
+			p = nil // every plan depends on the size
+		}
 	}
 	d := Decision{Index: -1, FreeMB: math.NaN()}
-	var best, v verdict
+	// best points at the best verdict so far: in a plan, or in one of bufs, which take turns as classify's scratch.
+	var bufs [2]verdict
+	var best *verdict
+	var bestScore float64
 	var ties uint64
+	spare := &bufs[0]
+	named := r.model == ""
 	for i := range cs {
 		c := &cs[i]
 		if !c.Available {
 			continue
 		}
 		d.Available++
-		s.judge(c, &r, &v)
+		// The candidate's verdict: the plan's while it holds (no reservation counts on the node), else worked out.
+		n, v := c.Node, p.verdict(i, c.Node)
+		if !r.fresh(n) {
+			v = &s.noStats
+		} else if v == nil || r.reservedNS > n.UpdatedUnixNano() {
+			v = spare
+			s.classify(n, &r, nanoMS(r.reservedSince(n)), v)
+		}
+		score := s.inFlightScore(v.base, c.InFlight)
 		if v.fresh {
 			d.Fresh++
 		}
+		named = named || v.named
 		switch {
-		case d.Index < 0 || v.class < best.class || v.class == best.class && v.score > best.score:
-			d.Index, best, ties = i, v, 1
-		case v.class == best.class && v.score == best.score:
+		case best == nil || v.class < best.class || v.class == best.class && score > bestScore:
+			d.Index, best, bestScore, ties = i, v, score, 1
+		case v.class == best.class && score == bestScore:
 			// Reservoir sampling: each of the k tied candidates ends up chosen with probability 1/k.
 			ties++
 			if s.rand()%ties == 0 {
-				d.Index, best = i, v
+				d.Index, best, bestScore = i, v, score
 			}
 		}
+		if best == spare {
+			spare = &bufs[1]
+			if best == spare {
+				spare = &bufs[0]
+			}
+		}
+	}
+	if plans != nil && !covered && named && (found == nil || now.UnixNano() >= found.madeNS+int64(planEvery)) {
+		plans.store(r.model, s.newPlan(cs, &r, now.UnixNano()))
 	}
 	switch {
 	case d.Available == 0:
@@ -98,12 +138,12 @@ func (s *Selector) Select(cs []Candidate, req Request) Decision {
 		d.Index, d.Reason = -1, ReasonFallbackNoFreshStats
 		return d
 	}
-	d.Reason, d.Score, d.FreeMB = best.class.reason(req.Model), best.score, best.freeMB
+	d.Reason, d.Score, d.FreeMB = best.class.reason(req.Model), bestScore, best.freeMB
 	if best.fresh {
 		node := cs[d.Index].Node
 		d.NodeID = node.Report.NodeID
 		if best.needMB > 0 {
-			s.res.reserve(d.NodeID, r.key, best.needMB, nanoMS(now.UnixNano())+1, nanoMS(r.reservedSince(node)))
+			s.res.reserve(d.NodeID, r.modelKey(), best.needMB, nanoMS(now.UnixNano())+1, nanoMS(r.reservedSince(node)))
 			d.ReservedMB = best.needMB
 		}
 	}

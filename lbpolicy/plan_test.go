@@ -1,0 +1,198 @@
+package lbpolicy
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/sollol-go/sollol/gpustats"
+)
+
+// randomNode is a report of any kind Select distinguishes, taken at the time at.
+func randomNode(rnd *rand.Rand, id string, at time.Time) *gpustats.Node {
+	models := []string{llama, "qwen2:7b", "big:70b"}
+	opts := []opt{age(t0.Sub(at) + time.Duration(rnd.IntN(3))*time.Second)}
+	switch rnd.IntN(8) {
+	case 0:
+		opts = append(opts, cpuOnly)
+	case 1:
+		opts = append(opts, memoryUnknown)
+	case 2:
+		opts = append(opts, gpu(12000, float64(rnd.IntN(12000))), gpu(12000, float64(rnd.IntN(12000))))
+	default:
+		opts = append(opts, free(float64(rnd.IntN(24576))))
+	}
+	if rnd.IntN(4) == 0 {
+		opts = append(opts, util(float64(rnd.IntN(101))))
+	}
+	if rnd.IntN(6) == 0 {
+		opts = append(opts, draining)
+	}
+	if rnd.IntN(6) == 0 {
+		return node(id, append(opts, noOllama)...)
+	}
+	for _, m := range models {
+		switch rnd.IntN(4) {
+		case 0:
+			size := float64(2000 + rnd.IntN(40000))
+			opts = append(opts, loaded(m, size, size*float64(rnd.IntN(2))))
+		case 1:
+			opts = append(opts, installed(model(m, float64(2000+rnd.IntN(40000)))))
+		}
+	}
+	if rnd.IntN(3) == 0 {
+		opts = append(opts, installed())
+	}
+	return node(id, opts...)
+}
+
+// TestSelectCachedDecidesAsSelect routes the same requests through two selectors, one with plans and one without,
+// over a fleet whose reports, in-flight counts and availability change between requests while time passes and the
+// herd guard reserves memory: every decision must be the same.
+func TestSelectCachedDecidesAsSelect(t *testing.T) {
+	for seed := range uint64(20) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rnd := rand.New(rand.NewPCG(seed, 1))
+			cfg := Config{StaleAfter: 5 * time.Second}
+			if seed%2 == 1 {
+				cfg.ReserveTTL = 500 * time.Millisecond // plans are read only where no reservation counts
+			}
+			tieA, tieB := rand.New(rand.NewPCG(seed, 2)), rand.New(rand.NewPCG(seed, 2))
+			plain := NewSelector(cfg, nil, tieA.Uint64)
+			cached := NewSelector(cfg, nil, tieB.Uint64)
+			var plans Plans
+			now := t0
+			cs := make([]Candidate, 1+rnd.IntN(24))
+			for i := range cs {
+				cs[i] = Candidate{Node: randomNode(rnd, fmt.Sprint("n", i), now), Available: rnd.IntN(8) > 0}
+			}
+			requests := []string{"", llama, "qwen2:7b", "big:70b", "nobody:has"}
+			covered, partly := 0, 0
+			for step := range 400 {
+				switch rnd.IntN(10) {
+				case 0:
+					i := rnd.IntN(len(cs))
+					cs[i].Node = randomNode(rnd, fmt.Sprint("n", i), now)
+				case 1:
+					cs[rnd.IntN(len(cs))].Available = rnd.IntN(5) > 0
+				case 2:
+					now = now.Add(time.Duration(rnd.IntN(2000)) * time.Millisecond)
+				}
+				cs[rnd.IntN(len(cs))].InFlight = rnd.IntN(4)
+				req := Request{Model: requests[rnd.IntN(len(requests))], Now: now}
+				switch p := plans.find(cached, req.Model); {
+				case p.covers(cs):
+					covered++
+				case p != nil:
+					partly++
+				}
+				want, got := plain.Select(cs, req), cached.SelectCached(cs, req, &plans)
+				if !sameDecision(want, got) {
+					t.Fatalf("step %d, model %q: SelectCached = %+v, Select = %+v", step, req.Model, got, want)
+				}
+			}
+			// Not a vacuous comparison: plans were there to be read, whole or in part, for many requests.
+			if covered < 40 || partly < 100 {
+				t.Errorf("a plan covered every candidate for %d requests of 400 and some for %d", covered, partly)
+			}
+		})
+	}
+}
+
+func sameDecision(a, b Decision) bool {
+	sameFloat := func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) || x == y }
+	return a.Index == b.Index && a.Reason == b.Reason && sameFloat(a.Score, b.Score) && a.NodeID == b.NodeID &&
+		sameFloat(a.FreeMB, b.FreeMB) && sameFloat(a.ReservedMB, b.ReservedMB) && a.Available == b.Available &&
+		a.Fresh == b.Fresh
+}
+
+func TestPlansAreKeptAndRemade(t *testing.T) {
+	s := NewSelector(Config{}, nil, keepFirst)
+	var plans Plans
+	cs := []Candidate{up(node("a", free(20000), loaded(llama, 5000, 5000))), up(node("b", free(10000)))}
+	req := Request{Model: llama, Now: t0}
+	s.SelectCached(cs, req, &plans)
+	first := plans.find(s, llama)
+	if !first.covers(cs) {
+		t.Fatal("no plan covers the candidates after the first request")
+	}
+	s.SelectCached(cs, req, &plans)
+	if plans.find(s, llama) != first {
+		t.Error("the plan was made again although no report changed")
+	}
+	if plans.find(NewSelector(Config{}, nil, nil), llama) != nil {
+		t.Error("another selector found this selector's plan")
+	}
+
+	cs[1].Node = node("b", free(9000))
+	s.SelectCached(cs, Request{Model: llama, Now: t0.Add(planEvery / 2)}, &plans)
+	if plans.find(s, llama) != first {
+		t.Errorf("the plan was made again within %v of the last", planEvery)
+	}
+	s.SelectCached(cs, Request{Model: llama, Now: t0.Add(planEvery)}, &plans)
+	if p := plans.find(s, llama); p == first || !p.covers(cs) {
+		t.Errorf("the plan was not made again %v after the last, for the new report", planEvery)
+	}
+}
+
+func TestPlansOnlyForModelsReportsName(t *testing.T) {
+	s := NewSelector(Config{}, nil, nil)
+	var plans Plans
+	cs := fleet(64)
+	unknown := Request{Model: "nobody:has", Now: t0}
+	if a := testing.AllocsPerRun(100, func() { s.SelectCached(cs, unknown, &plans) }); a != 0 {
+		t.Errorf("SelectCached for a model no report names allocates %v times per call", a)
+	}
+	if plans.byModel.Load() != nil {
+		t.Error("a plan was made for a model no report names")
+	}
+
+	for i := range maxPlans + 10 {
+		name := fmt.Sprintf("m%d:latest", i)
+		cs := []Candidate{up(node("a", free(20000), loaded(name, 5000, 5000)))}
+		s.SelectCached(cs, Request{Model: name, Now: t0}, &plans)
+	}
+	if n := len(*plans.byModel.Load()); n != maxPlans {
+		t.Errorf("plans kept for %d models, want the bound %d", n, maxPlans)
+	}
+}
+
+func TestSelectCachedDoesNotAllocate(t *testing.T) {
+	for _, m := range []string{"", llama, "big:70b"} {
+		t.Run(fmt.Sprintf("%q", m), func(t *testing.T) {
+			s := NewSelector(Config{}, nil, nil)
+			var plans Plans
+			cs := fleet(256)
+			req := Request{Model: m, Now: t0.Add(time.Second)}
+			for range 256 {
+				s.SelectCached(cs, req, &plans)
+			}
+			if a := testing.AllocsPerRun(200, func() { s.SelectCached(cs, req, &plans) }); a != 0 {
+				t.Errorf("SelectCached allocates %v times per call", a)
+			}
+		})
+	}
+}
+
+// TestPlanFollowsModelSize changes the size that one report gives a model, which decides whether the model fits
+// on the nodes that do not have it: the plans made with the old size must not be read. Reservations expire at
+// once, since a plan is not read while one counts.
+func TestPlanFollowsModelSize(t *testing.T) {
+	cfg := Config{ReserveTTL: time.Millisecond}
+	plain, cached := NewSelector(cfg, nil, keepFirst), NewSelector(cfg, nil, keepFirst)
+	var plans Plans
+	cs := []Candidate{up(node("a", free(3000), installed(model("big:70b", 10000)))), up(node("b", free(12000)))}
+	req := Request{Model: "big:70b", Now: t0}
+	plain.Select(cs, req)
+	if d := cached.SelectCached(cs, req, &plans); d.Index != 1 || d.Reason != ReasonFits {
+		t.Fatalf("first decision: %+v, want b (fits)", d)
+	}
+	cs[0].Node = node("a", free(3000), installed(model("big:70b", 20000)))
+	req.Now = t0.Add(10 * time.Millisecond)
+	want, got := plain.Select(cs, req), cached.SelectCached(cs, req, &plans)
+	if !sameDecision(want, got) || got.Reason == ReasonFits {
+		t.Errorf("after the size changed: SelectCached = %+v, Select = %+v", got, want)
+	}
+}
