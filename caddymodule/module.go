@@ -287,41 +287,83 @@ func (p *VRAMAware) Cleanup() error {
 // from polling), or the fallback policy when no available upstream has fresh stats.
 func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter) *reverseproxy.Upstream {
 	model, modelRef := p.requestModel(r)
-	now := time.Now()
-	cs := p.pool.Get().(*upstreamCandidates)
-	m := cs.fill(pool, p.snapshot(), &p.upstreams, p.Nodes, p.poller, now, p.staleAfter)
-	d := p.selector.SelectCached(cs.cands, lbpolicy.Request{Model: model, Now: now}, m.plansFor())
-	var node *gpustats.Node
-	src := sourceNone
-	if d.Index >= 0 && d.NodeID != "" {
-		node, src = cs.cands[d.Index].Node, cs.sources[d.Index]
+	req := lbpolicy.Request{Model: model, Now: wallClock.now()}
+	var c choice
+	if !p.rank(pool, req, &c) {
+		p.decide(pool, req, &c)
 	}
-	cs.reset()
-	p.pool.Put(cs)
-
+	d := c.Decision
 	var up *reverseproxy.Upstream
-	var counts *selectionCounts // nil: record looks them up
 	if d.Index >= 0 {
 		up = pool[d.Index]
-		if m != nil {
-			counts = m.counts[d.Index]
-		}
 	} else {
 		up = p.fallback.Select(pool, r, w)
 	}
 	var nodeRef *string
-	if node != nil {
-		nodeRef = &node.Report.NodeID
+	if d.Node != nil {
+		nodeRef = &d.Node.Report.NodeID
 	}
-	p.record(up, counts, nodeRef, modelRef, r, d, src, now)
+	p.record(up, c.counts, nodeRef, modelRef, r, d, c.src, req.Now)
 	if p.DecisionHeader != "" && w != nil && up != nil {
 		v := "node=" + d.NodeID + "; reason=" + d.Reason.String() + "; upstream=" + up.Dial
-		if src != sourceNone {
-			v += "; source=" + src.String()
+		if c.src != sourceNone {
+			v += "; source=" + c.src.String()
 		}
 		w.Header().Set(p.DecisionHeader, v)
 	}
 	return up
+}
+
+// choice is the selector's decision, where the chosen node's stats came from, and the chosen upstream's counters
+// when the upstream map held them (else nil: record looks them up).
+type choice struct {
+	lbpolicy.Decision
+	src    statsSource
+	counts *selectionCounts
+}
+
+// rank decides in one pass over pool in the common case: the upstream map describes pool, every upstream has a
+// report in Redis, and the selector's plans hold for them all (which they do only for fresh reports, so that no
+// upstream needs the poller). It returns false otherwise, for decide.
+func (p *VRAMAware) rank(pool reverseproxy.UpstreamPool, req lbpolicy.Request, c *choice) bool {
+	m := p.upstreams.Load().describing(p.snapshot(), pool)
+	var rk lbpolicy.Ranking
+	if m == nil || !p.selector.Begin(&rk, req, &m.plans, len(pool)) {
+		return false
+	}
+	for i, u := range pool {
+		n, ok := m.node(i, u)
+		if !ok || !rk.Add(i, lbpolicy.Candidate{Node: n, Available: u.Available(), InFlight: u.NumRequests()}) {
+			return false
+		}
+	}
+	d, ok := rk.Decide()
+	if !ok {
+		return false
+	}
+	c.Decision = d
+	if d.Node != nil {
+		c.src = sourceRedis
+	}
+	if d.Index >= 0 {
+		c.counts = m.counts[d.Index]
+	}
+	return true
+}
+
+// decide presents every upstream to the selector with its node from Redis or from polling.
+func (p *VRAMAware) decide(pool reverseproxy.UpstreamPool, req lbpolicy.Request, c *choice) {
+	cs := p.pool.Get().(*upstreamCandidates)
+	m := cs.fill(pool, p.snapshot(), &p.upstreams, p.Nodes, p.poller, req.Now, p.staleAfter)
+	c.Decision = p.selector.SelectCached(cs.cands, req, m.plansFor())
+	if c.Node != nil {
+		c.src = cs.sources[c.Index]
+	}
+	if c.Index >= 0 && m != nil {
+		c.counts = m.counts[c.Index]
+	}
+	cs.reset()
+	p.pool.Put(cs)
 }
 
 func (p *VRAMAware) snapshot() *gpustats.Snapshot {

@@ -91,11 +91,18 @@ func TestSelectPolledAllocations(t *testing.T) {
 }
 
 // publishIdle publishes a fresh report of node id: one L4 with all but 34 MiB free and no model loaded.
-func publishIdle(t *testing.T, rds *redistest.Server, id string) {
+func publishIdle(t *testing.T, rds *redistest.Server, id string) { publishL4(t, rds, id, 23000) }
+
+// publishL4 publishes a fresh report of node id: one L4 with freeMB free, holding the models loaded (5000 MiB each).
+func publishL4(t *testing.T, rds *redistest.Server, id string, freeMB float64, loaded ...string) {
 	t.Helper()
 	rep := &gpustats.Report{Vendor: gpustats.VendorNVIDIA, NodeID: id, Timestamp: gpustats.Timestamp(time.Now()),
-		GPUs: []gpustats.GPU{{Name: "L4", MemoryTotalMB: 23034, MemoryFreeMB: 23000, MemoryUsedMB: 34,
-			UtilizationPct: 0, TemperatureC: 40}}, Ollama: &gpustats.Ollama{Reachable: true}}
+		GPUs: []gpustats.GPU{{Name: "L4", MemoryTotalMB: 23034, MemoryFreeMB: gpustats.Measure(freeMB),
+			MemoryUsedMB: gpustats.Measure(23034 - freeMB), UtilizationPct: 0, TemperatureC: 40}},
+		Ollama: &gpustats.Ollama{Reachable: true}}
+	for _, m := range loaded {
+		rep.Ollama.Loaded = append(rep.Ollama.Loaded, gpustats.LoadedModel{Name: m, SizeMB: 5000, SizeVRAMMB: 5000})
+	}
 	if err := gpustats.NewPublisher(rds.Client(), gpustats.PublisherOptions{}).Publish(context.Background(), rep); err != nil {
 		t.Fatal(err)
 	}

@@ -128,7 +128,8 @@ func TestHerdGuardTTL(t *testing.T) {
 		now  time.Duration
 		want float64
 	}{{10 * time.Second, 8000}, {11 * time.Second, 8000}, {11*time.Second + time.Millisecond, 0}} {
-		r := s.newRequest(Request{}, t0.Add(tc.now))
+		var r request
+		r.start(s, "", t0.Add(tc.now))
 		if got := s.Reservations().Pending("a", time.Unix(0, r.reservedSince(a))); got != tc.want {
 			t.Errorf("pending at t0+%s = %g, want %g", tc.now, got, tc.want)
 		}

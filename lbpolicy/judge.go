@@ -82,15 +82,16 @@ type request struct {
 	reservedNS int64
 }
 
-func (s *Selector) newRequest(r Request, now time.Time) request {
+// start fills in r for a request for model decided at now; a request starts zero.
+func (r *request) start(s *Selector, model string, now time.Time) {
 	ns := now.UnixNano()
-	req := request{model: r.Model, notBefore: ns - int64(s.cfg.StaleAfter),
-		notAfter: ns + int64(s.cfg.MaxSkew), reserveCut: ns - int64(s.cfg.ReserveTTL), newest: s.res.newest.Load()}
-	req.reservedNS = int64(req.newest) * 1e6 // entries hold milliseconds: newest ≤ ⌊t/1e6⌋ when newest×1e6 ≤ t
-	if req.reservedNS <= req.reserveCut {
-		req.reservedNS = math.MinInt64
+	r.model = model
+	r.notBefore, r.notAfter, r.reserveCut = ns-int64(s.cfg.StaleAfter), ns+int64(s.cfg.MaxSkew), ns-int64(s.cfg.ReserveTTL)
+	r.newest = s.res.newest.Load()
+	r.reservedNS = int64(r.newest) * 1e6 // entries hold milliseconds: newest ≤ ⌊t/1e6⌋ when newest×1e6 ≤ t
+	if r.reservedNS <= r.reserveCut {
+		r.reservedNS = math.MinInt64
 	}
-	return req
 }
 
 // modelKey is the request's model's key in the herd guard's reservations.

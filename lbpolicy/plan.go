@@ -29,12 +29,14 @@ type Plans struct {
 	mu      sync.Mutex
 }
 
-// A plan holds, for each candidate position, the node it was made from and what classify gave for it.
+// A plan holds, for each candidate position, the node it was made from, the time of the node's report (so that
+// Add need not read the node), and what classify gave for it.
 type plan struct {
 	sel      *Selector
 	madeNS   int64
 	sizeMB   float64
 	nodes    []*gpustats.Node
+	updated  []int64
 	verdicts []verdict
 }
 
@@ -105,8 +107,12 @@ func (p *plan) covers(cs []Candidate) bool {
 	return true
 }
 
-// verdict returns what p holds for candidate i if it was made from node n, else nil.
-func (p *plan) verdict(i int, n *gpustats.Node) *verdict {
+// verdict returns what p holds for candidate i if it was made from node n, else nil. covered says that p covers
+// all the candidates, which spares the checks.
+func (p *plan) verdict(i int, n *gpustats.Node, covered bool) *verdict {
+	if covered {
+		return &p.verdicts[i]
+	}
 	if p == nil || i >= len(p.nodes) || p.nodes[i] != n {
 		return nil
 	}
@@ -116,10 +122,10 @@ func (p *plan) verdict(i int, n *gpustats.Node) *verdict {
 // newPlan classifies every candidate with a report for r, counting no reservations.
 func (s *Selector) newPlan(cs []Candidate, r *request, nowNS int64) *plan {
 	p := &plan{sel: s, madeNS: nowNS, sizeMB: r.sizeMB, nodes: make([]*gpustats.Node, len(cs)),
-		verdicts: make([]verdict, len(cs))}
+		updated: make([]int64, len(cs)), verdicts: make([]verdict, len(cs))}
 	for i := range cs {
 		if n := cs[i].Node; n != nil && n.Report != nil {
-			p.nodes[i] = n
+			p.nodes[i], p.updated[i] = n, n.UpdatedUnixNano()
 			s.classify(n, r, noReservations, &p.verdicts[i])
 		}
 	}

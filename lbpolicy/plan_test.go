@@ -54,56 +54,109 @@ func randomNode(rnd *rand.Rand, id string, at time.Time) *gpustats.Node {
 func TestSelectCachedDecidesAsSelect(t *testing.T) {
 	for seed := range uint64(20) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			rnd := rand.New(rand.NewPCG(seed, 1))
-			cfg := Config{StaleAfter: 5 * time.Second}
-			if seed%2 == 1 {
-				cfg.ReserveTTL = 500 * time.Millisecond // plans are read only where no reservation counts
-			}
 			tieA, tieB := rand.New(rand.NewPCG(seed, 2)), rand.New(rand.NewPCG(seed, 2))
-			plain := NewSelector(cfg, nil, tieA.Uint64)
-			cached := NewSelector(cfg, nil, tieB.Uint64)
-			var plans Plans
-			now := t0
-			cs := make([]Candidate, 1+rnd.IntN(24))
-			for i := range cs {
-				cs[i] = Candidate{Node: randomNode(rnd, fmt.Sprint("n", i), now), Available: rnd.IntN(8) > 0}
-			}
-			requests := []string{"", llama, "qwen2:7b", "big:70b", "nobody:has"}
-			covered, partly := 0, 0
-			for step := range 400 {
-				switch rnd.IntN(10) {
-				case 0:
-					i := rnd.IntN(len(cs))
-					cs[i].Node = randomNode(rnd, fmt.Sprint("n", i), now)
-				case 1:
-					cs[rnd.IntN(len(cs))].Available = rnd.IntN(5) > 0
-				case 2:
-					now = now.Add(time.Duration(rnd.IntN(2000)) * time.Millisecond)
-				}
-				cs[rnd.IntN(len(cs))].InFlight = rnd.IntN(4)
-				req := Request{Model: requests[rnd.IntN(len(requests))], Now: now}
-				switch p := plans.find(cached, req.Model); {
-				case p.covers(cs):
-					covered++
-				case p != nil:
-					partly++
-				}
-				want, got := plain.Select(cs, req), cached.SelectCached(cs, req, &plans)
-				if !sameDecision(want, got) {
-					t.Fatalf("step %d, model %q: SelectCached = %+v, Select = %+v", step, req.Model, got, want)
-				}
-			}
-			// Not a vacuous comparison: plans were there to be read, whole or in part, for many requests.
-			if covered < 40 || partly < 100 {
-				t.Errorf("a plan covered every candidate for %d requests of 400 and some for %d", covered, partly)
-			}
+			checkSameDecisions(t, seed, tieA.Uint64, tieB.Uint64, func(s *Selector, cs []Candidate, req Request, plans *Plans) (Decision, bool) {
+				return s.SelectCached(cs, req, plans), true
+			})
 		})
 	}
 }
 
+// TestRankingDecidesAsSelect does the same with a Ranking where the plans hold, and SelectCached where not. Ties
+// are broken by a rule without state (the 7th tied candidate wins), since a ranking that stops part way has drawn
+// numbers that SelectCached draws again.
+func TestRankingDecidesAsSelect(t *testing.T) {
+	seventh := func() uint64 { return 7 }
+	ranked := 0
+	for seed := range uint64(20) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			ranked += checkSameDecisions(t, seed, seventh, seventh, func(s *Selector, cs []Candidate, req Request, plans *Plans) (Decision, bool) {
+				var rk Ranking
+				if s.Begin(&rk, req, plans, len(cs)) {
+					added := 0
+					for i, c := range cs {
+						if !rk.Add(i, c) {
+							break
+						}
+						added++
+					}
+					if d, ok := rk.Decide(); ok != (added == len(cs)) {
+						t.Fatalf("Decide says %t after %d candidates of %d were added", ok, added, len(cs))
+					} else if ok {
+						return d, true
+					}
+				}
+				return s.SelectCached(cs, req, plans), false
+			})
+		})
+	}
+	// Rankings stop wherever a reservation counts, which the random fleets make often; enough went through.
+	if ranked < 150 {
+		t.Errorf("%d decisions of 8000 came from a ranking", ranked)
+	}
+}
+
+// checkSameDecisions compares Select's decisions with decide's, over the changes that TestSelectCachedDecidesAsSelect
+// describes. decide says whether its decision came from the plans alone; checkSameDecisions returns how many did.
+func checkSameDecisions(t *testing.T, seed uint64, plainRand, planRand func() uint64,
+	decide func(*Selector, []Candidate, Request, *Plans) (Decision, bool)) int {
+	rnd := rand.New(rand.NewPCG(seed, 1))
+	cfg := Config{StaleAfter: 5 * time.Second}
+	if seed%2 == 1 {
+		cfg.ReserveTTL = 200 * time.Millisecond // plans are read only where no reservation counts
+	}
+	plain, planned := NewSelector(cfg, nil, plainRand), NewSelector(cfg, nil, planRand)
+	var plans Plans
+	now := t0
+	cs := make([]Candidate, 1+rnd.IntN(24))
+	for i := range cs {
+		cs[i] = Candidate{Node: randomNode(rnd, fmt.Sprint("n", i), now), Available: rnd.IntN(8) > 0}
+	}
+	requests := []string{"", llama, "qwen2:7b", "big:70b", "nobody:has"}
+	covered, partly, fromPlans := 0, 0, 0
+	for step := range 400 {
+		switch rnd.IntN(40) {
+		case 0, 1, 2, 3:
+			i := rnd.IntN(len(cs))
+			cs[i].Node = randomNode(rnd, fmt.Sprint("n", i), now)
+		case 4, 5, 6, 7:
+			cs[rnd.IntN(len(cs))].Available = rnd.IntN(5) > 0
+		case 8, 9:
+			now = now.Add(time.Duration(rnd.IntN(2000)) * time.Millisecond)
+		case 10, 11, 13, 14, 15, 16, 17, 18:
+			now = now.Add(time.Duration(rnd.IntN(300)) * time.Millisecond)
+		case 12:
+			for i := range cs { // a round of reports from every node
+				cs[i].Node = randomNode(rnd, fmt.Sprint("n", i), now)
+			}
+		}
+		cs[rnd.IntN(len(cs))].InFlight = rnd.IntN(4)
+		req := Request{Model: requests[rnd.IntN(len(requests))], Now: now}
+		switch p := plans.find(planned, req.Model); {
+		case p.covers(cs):
+			covered++
+		case p != nil:
+			partly++
+		}
+		want := plain.Select(cs, req)
+		got, alone := decide(planned, cs, req, &plans)
+		if !sameDecision(want, got) {
+			t.Fatalf("step %d, model %q: with plans %+v, Select %+v", step, req.Model, got, want)
+		}
+		if alone {
+			fromPlans++
+		}
+	}
+	// Not a vacuous comparison: plans were there to be read, whole or in part, for many requests.
+	if covered < 40 || partly < 100 {
+		t.Errorf("a plan covered every candidate for %d requests of 400 and some for %d", covered, partly)
+	}
+	return fromPlans
+}
+
 func sameDecision(a, b Decision) bool {
 	sameFloat := func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) || x == y }
-	return a.Index == b.Index && a.Reason == b.Reason && sameFloat(a.Score, b.Score) && a.NodeID == b.NodeID &&
+	return a.Index == b.Index && a.Reason == b.Reason && sameFloat(a.Score, b.Score) && a.Node == b.Node && a.NodeID == b.NodeID &&
 		sameFloat(a.FreeMB, b.FreeMB) && sameFloat(a.ReservedMB, b.ReservedMB) && a.Available == b.Available &&
 		a.Fresh == b.Fresh
 }

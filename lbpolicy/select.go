@@ -3,7 +3,8 @@ package lbpolicy
 import (
 	"math"
 	"math/rand/v2"
-	"time"
+
+	"github.com/sollol-go/sollol/gpustats"
 )
 
 // Selector chooses an upstream for each request. It is safe for concurrent use; Select takes no locks, does no
@@ -47,7 +48,8 @@ type Decision struct {
 	Reason Reason
 	// Score is the chosen candidate's score (see the package documentation); 0 with a fallback reason.
 	Score float64
-	// NodeID is the chosen node's id, empty when it has no fresh report.
+	// Node is the chosen candidate's node and NodeID its id, when it has a fresh report; else nil and empty.
+	Node   *gpustats.Node
 	NodeID string
 	// FreeMB is the chosen node's free GPU memory less reservations, NaN when unknown.
 	FreeMB float64
@@ -67,85 +69,37 @@ func (s *Selector) Select(cs []Candidate, req Request) Decision { return s.Selec
 // the next request for the same model while those reports stay the same (see Plans). Its decisions are Select's.
 // It allocates only when it makes a plan; plans nil makes none.
 func (s *Selector) SelectCached(cs []Candidate, req Request, plans *Plans) Decision {
-	now := req.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	r := s.newRequest(req, now)
-	found := plans.find(s, r.model)
-	p, covered := found, found.covers(cs)
+	var rk Ranking
+	rk.start(s, req, plans)
+	r, found := &rk.r, rk.p
+	covered := found.covers(cs)
 	switch {
 	case covered:
-		r.sizeMB = p.sizeMB
+		r.sizeMB = found.sizeMB
 	case r.model != "":
 		r.sizeMB = knownSizeMB(cs, r.model)
-		if p != nil && p.sizeMB != r.sizeMB {
-			p = nil // every plan depends on the size
+		if found != nil && found.sizeMB != r.sizeMB {
+			rk.p = nil // every plan depends on the size
 		}
 	}
-	d := Decision{Index: -1, FreeMB: math.NaN()}
-	// best points at the best verdict so far: in a plan, or in one of bufs, which take turns as classify's scratch.
-	var bufs [2]verdict
-	var best *verdict
-	var bestScore float64
-	var ties uint64
-	spare := &bufs[0]
-	named := r.model == ""
 	for i := range cs {
 		c := &cs[i]
 		if !c.Available {
 			continue
 		}
-		d.Available++
 		// The candidate's verdict: the plan's while it holds (no reservation counts on the node), else worked out.
-		n, v := c.Node, p.verdict(i, c.Node)
+		n, v, buf := c.Node, rk.p.verdict(i, c.Node, covered), -1
 		if !r.fresh(n) {
 			v = &s.noStats
 		} else if v == nil || r.reservedNS > n.UpdatedUnixNano() {
-			v = spare
-			s.classify(n, &r, nanoMS(r.reservedSince(n)), v)
+			v, buf = nil, rk.spare()
+			s.classify(n, r, nanoMS(r.reservedSince(n)), &rk.bufs[buf])
 		}
-		score := s.inFlightScore(v.base, c.InFlight)
-		if v.fresh {
-			d.Fresh++
-		}
-		named = named || v.named
-		switch {
-		case best == nil || v.class < best.class || v.class == best.class && score > bestScore:
-			d.Index, best, bestScore, ties = i, v, score, 1
-		case v.class == best.class && score == bestScore:
-			// Reservoir sampling: each of the k tied candidates ends up chosen with probability 1/k.
-			ties++
-			if s.rand()%ties == 0 {
-				d.Index, best, bestScore = i, v, score
-			}
-		}
-		if best == spare {
-			spare = &bufs[1]
-			if best == spare {
-				spare = &bufs[0]
-			}
-		}
+		rk.offer(i, c, v, buf)
 	}
-	if plans != nil && !covered && named && (found == nil || now.UnixNano() >= found.madeNS+int64(planEvery)) {
-		plans.store(r.model, s.newPlan(cs, &r, now.UnixNano()))
+	nowNS := rk.now.UnixNano()
+	if plans != nil && !covered && rk.named && (found == nil || nowNS >= found.madeNS+int64(planEvery)) {
+		plans.store(r.model, s.newPlan(cs, r, nowNS))
 	}
-	switch {
-	case d.Available == 0:
-		d.Reason = ReasonFallbackNoCandidate
-		return d
-	case d.Fresh == 0:
-		d.Index, d.Reason = -1, ReasonFallbackNoFreshStats
-		return d
-	}
-	d.Reason, d.Score, d.FreeMB = best.class.reason(req.Model), bestScore, best.freeMB
-	if best.fresh {
-		node := cs[d.Index].Node
-		d.NodeID = node.Report.NodeID
-		if best.needMB > 0 {
-			s.res.reserve(d.NodeID, r.modelKey(), best.needMB, nanoMS(now.UnixNano())+1, nanoMS(r.reservedSince(node)))
-			d.ReservedMB = best.needMB
-		}
-	}
-	return d
+	return rk.decide()
 }
