@@ -49,7 +49,7 @@ type Decision struct {
 	ReservedMB float64  `json:"reserved_mb,omitempty"`
 }
 
-func (l *decisionLog) add(upstream, node, model *string, d lbpolicy.Decision, src statsSource, at time.Time) {
+func (l *decisionLog) add(upstream, node, model *string, d *lbpolicy.Decision, src statsSource, at time.Time) {
 	s := &l.slots[(l.next.Add(1)-1)%decisionLogSize]
 	s.seq.Add(1)
 	s.at.Store(at.UnixNano())

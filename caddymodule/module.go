@@ -292,7 +292,7 @@ func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w ht
 	if !p.rank(pool, req, &c) {
 		p.decide(pool, req, &c)
 	}
-	d := c.Decision
+	d := &c.Decision
 	var up *reverseproxy.Upstream
 	if d.Index >= 0 {
 		up = pool[d.Index]
@@ -337,16 +337,14 @@ func (p *VRAMAware) rank(pool reverseproxy.UpstreamPool, req lbpolicy.Request, c
 			return false
 		}
 	}
-	d, ok := rk.Decide()
-	if !ok {
+	if !rk.Decide(&c.Decision) {
 		return false
 	}
-	c.Decision = d
-	if d.Node != nil {
+	if c.Node != nil {
 		c.src = sourceRedis
 	}
-	if d.Index >= 0 {
-		c.counts = m.counts[d.Index]
+	if c.Index >= 0 {
+		c.counts = m.counts[c.Index]
 	}
 	return true
 }
@@ -374,7 +372,7 @@ func (p *VRAMAware) snapshot() *gpustats.Snapshot {
 }
 
 // record counts the decision and logs it at debug level.
-func (p *VRAMAware) record(up *reverseproxy.Upstream, counts *selectionCounts, node, model *string, r *http.Request, d lbpolicy.Decision,
+func (p *VRAMAware) record(up *reverseproxy.Upstream, counts *selectionCounts, node, model *string, r *http.Request, d *lbpolicy.Decision,
 	src statsSource, now time.Time) {
 	dial, dialRef := "", (*string)(nil)
 	if up != nil {

@@ -1,8 +1,8 @@
 // Package lbpolicy is the vram_aware policy's decision: given the upstreams, the latest GPU report of each, and
 // the model a request names, it chooses the upstream to send the request to, and says why. It is a pure function
 // of its inputs plus the herd guard's reservations: no Redis, no Caddy, no I/O, and O(n) in the candidates. It
-// takes no locks and allocates nothing, except once per node: the first reservation on a node adds the node's
-// slot under a mutex (see Reservations).
+// takes no locks and allocates nothing, except once per node, when the first reservation on a node adds the
+// node's slot under a mutex (see Reservations), and when SelectCached makes a plan (see Plans).
 //
 // # How an upstream is chosen
 //
@@ -71,4 +71,12 @@
 // model therefore spreads its loads over the nodes with room; once no further copy fits anywhere, the next requests
 // join the loads under way (loading) rather than evicting other models to load yet more copies. Report times are
 // the node's clock, so node clocks should be synchronised to well under a report interval.
+//
+// # Plans
+//
+// Most of a decision follows from the reports alone, which change every few seconds, while requests come far more
+// often. SelectCached keeps, for each model, every candidate's class and score before in-flight requests (a plan,
+// see Plans), and a Ranking decides from a plan in one pass over the candidates. In-flight requests,
+// availability, the clock and reservations count on every request as they do in Select, so the decisions are the
+// same; a candidate whose report changed, or on which a reservation counts, is judged in full.
 package lbpolicy

@@ -80,7 +80,8 @@ func TestRankingDecidesAsSelect(t *testing.T) {
 						}
 						added++
 					}
-					if d, ok := rk.Decide(); ok != (added == len(cs)) {
+					var d Decision
+					if ok := rk.Decide(&d); ok != (added == len(cs)) {
 						t.Fatalf("Decide says %t after %d candidates of %d were added", ok, added, len(cs))
 					} else if ok {
 						return d, true

@@ -67,13 +67,14 @@ func (rk *Ranking) Add(i int, c Candidate) bool {
 	return true
 }
 
-// Decide returns the decision once Add accepted every candidate, as SelectCached does, reserving memory on the
-// chosen node when it must load the model; false when Add did not accept them all.
-func (rk *Ranking) Decide() (Decision, bool) {
+// Decide sets d to the decision once Add accepted every candidate, as SelectCached does, reserving memory on the
+// chosen node when it must load the model. It returns false, and leaves d alone, when Add did not accept them all.
+func (rk *Ranking) Decide(d *Decision) bool {
 	if rk.p == nil || rk.added != len(rk.p.nodes) {
-		return Decision{Index: -1, FreeMB: math.NaN()}, false
+		return false
 	}
-	return rk.decide(), true
+	rk.decide(d)
+	return true
 }
 
 func (rk *Ranking) start(s *Selector, req Request, plans *Plans) {
@@ -94,6 +95,7 @@ func (rk *Ranking) spare() int {
 	return 0
 }
 
+// bestVerdict is the verdict of the best candidate so far, nil before the first.
 func (rk *Ranking) bestVerdict() *verdict {
 	if rk.bestBuf >= 0 {
 		return &rk.bufs[rk.bestBuf]
@@ -113,37 +115,32 @@ func (rk *Ranking) offer(i int, c *Candidate, v *verdict, buf int) {
 		rk.fresh++
 	}
 	rk.named = rk.named || vb.named
-	better := rk.chosen < 0
-	if !better {
-		best := rk.bestVerdict()
-		switch {
-		case vb.class < best.class || vb.class == best.class && score > rk.bestScore:
-			better = true
-		case vb.class == best.class && score == rk.bestScore:
-			// Reservoir sampling: each of the k tied candidates ends up chosen with probability 1/k.
-			rk.ties++
-			if rk.s.rand()%rk.ties == 0 {
-				rk.chosen, rk.best, rk.bestBuf, rk.bestScore, rk.bestNode = i, v, buf, score, c.Node
-			}
+	switch best := rk.bestVerdict(); {
+	case best == nil || vb.class < best.class || vb.class == best.class && score > rk.bestScore:
+		rk.ties = 1
+	case vb.class == best.class && score == rk.bestScore:
+		// Reservoir sampling: each of the k tied candidates ends up chosen with probability 1/k.
+		rk.ties++
+		if rk.s.rand()%rk.ties != 0 {
 			return
 		}
+	default:
+		return
 	}
-	if better {
-		rk.chosen, rk.best, rk.bestBuf, rk.bestScore, rk.bestNode, rk.ties = i, v, buf, score, c.Node, 1
-	}
+	rk.chosen, rk.best, rk.bestBuf, rk.bestScore, rk.bestNode = i, v, buf, score, c.Node
 }
 
-// decide is the decision for the candidates offered, with the herd guard's reservation when the chosen node must
-// load the model.
-func (rk *Ranking) decide() Decision {
-	d := Decision{Index: rk.chosen, FreeMB: math.NaN(), Available: rk.available, Fresh: rk.fresh}
+// decide sets d to the decision for the candidates offered, with the herd guard's reservation when the chosen
+// node must load the model. (Filled in place: a Decision is a dozen words, and copies of it showed.)
+func (rk *Ranking) decide(d *Decision) {
+	*d = Decision{Index: rk.chosen, FreeMB: math.NaN(), Available: rk.available, Fresh: rk.fresh}
 	switch {
 	case d.Available == 0:
 		d.Reason = ReasonFallbackNoCandidate
-		return d
+		return
 	case d.Fresh == 0:
 		d.Index, d.Reason = -1, ReasonFallbackNoFreshStats
-		return d
+		return
 	}
 	best := rk.bestVerdict()
 	d.Reason, d.Score, d.FreeMB = best.class.reason(rk.model), rk.bestScore, best.freeMB
@@ -156,5 +153,4 @@ func (rk *Ranking) decide() Decision {
 			d.ReservedMB = best.needMB
 		}
 	}
-	return d
 }

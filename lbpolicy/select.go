@@ -101,5 +101,7 @@ func (s *Selector) SelectCached(cs []Candidate, req Request, plans *Plans) Decis
 	if plans != nil && !covered && rk.named && (found == nil || nowNS >= found.madeNS+int64(planEvery)) {
 		plans.store(r.model, s.newPlan(cs, r, nowNS))
 	}
-	return rk.decide()
+	var d Decision
+	rk.decide(&d)
+	return d
 }
