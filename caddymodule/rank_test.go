@@ -12,8 +12,8 @@ import (
 )
 
 // TestRankDecidesAsDecide: where every upstream has a fresh report and the plans hold, Select decides in one pass
-// (rank), with the decision that the full path (decide) gives; where a report changed or went stale, rank gives
-// way to decide.
+// (rank), with the decision that the full path (decide) gives; where a report changed what it says of the model,
+// or went stale, rank gives way to decide.
 func TestRankDecidesAsDecide(t *testing.T) {
 	rds := redistest.Start(t)
 	p := &VRAMAware{Redis: rds.URL(), ModelFrom: modelFromHeader, ModelHeader: "X-Model", OllamaPollOff: true,
@@ -54,23 +54,36 @@ func TestRankDecidesAsDecide(t *testing.T) {
 		}
 	}
 
-	// A new report from one node: until the plan is made again, rank gives way.
-	req := lbpolicy.Request{Model: "llama3:latest", Now: wallClock.now()}
-	before := p.snapshot().Lookup(dials[0])
-	publishL4(t, rds, dials[0], 9500)
-	for p.snapshot().Lookup(dials[0]) == before {
-		if time.Now().After(deadline) {
-			t.Fatal("the new report never reached the policy")
+	// A new report from one node that says the same of the model: rank decides, on a new plan entry for it.
+	republish := func(freeMB float64, loaded ...string) {
+		t.Helper()
+		before := p.snapshot().Lookup(dials[0])
+		publishL4(t, rds, dials[0], freeMB, loaded...)
+		for p.snapshot().Lookup(dials[0]) == before {
+			if time.Now().After(deadline) {
+				t.Fatal("the new report never reached the policy")
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
+	republish(22000)
+	req := lbpolicy.Request{Now: wallClock.now()} // no model: the most free memory wins
+	var byRank, byDecide choice
+	if !p.rank(ups, req, &byRank) || byRank.NodeID != dials[0] {
+		t.Errorf("after a new report with the most free memory: rank decided %t, for %s", byRank.Index >= 0, byRank.NodeID)
+	}
+	if p.decide(ups, req, &byDecide); byDecide != byRank {
+		t.Errorf("after a new report: rank chose %+v, decide %+v", byRank, byDecide)
+	}
+	// One that says something else of the model (it loaded it): rank gives way.
+	republish(12000, "llama3:latest")
 	var c choice
-	if p.rank(ups, lbpolicy.Request{Model: req.Model, Now: wallClock.now()}, &c) {
-		t.Error("rank decided from a plan made before the node's new report")
+	if p.rank(ups, lbpolicy.Request{Model: "llama3:latest", Now: wallClock.now()}, &c) {
+		t.Error("rank decided over a report that changed what the node holds")
 	}
 
 	// Stale reports: rank gives way, and decide falls back.
-	stale := lbpolicy.Request{Model: req.Model, Now: wallClock.now().Add(time.Minute)}
+	stale := lbpolicy.Request{Model: "llama3:latest", Now: wallClock.now().Add(time.Minute)}
 	p.decide(ups, stale, &c)
 	if p.rank(ups, stale, &c) {
 		t.Error("rank decided over stale reports")

@@ -18,7 +18,9 @@ import (
 )
 
 // BenchmarkSelect compares vram_aware with Caddy's least_conn and random_choose 2 on the same UpstreamPool, with a
-// fresh report for every upstream and a model named in a header. `make bench` prints the ratios.
+// fresh report for every upstream and a model named in a header. vram_aware_reporting is vram_aware while every
+// node sends a new report each second, as a live fleet does (here from a goroutine of this process, through the
+// same Redis). `make bench` prints the ratios.
 func BenchmarkSelect(b *testing.B) {
 	rds := redistest.Start(b)
 	// Log at INFO, as Caddy does by default: a debug line per decision is a choice an operator makes.
@@ -32,11 +34,17 @@ func BenchmarkSelect(b *testing.B) {
 		req.Header.Set("X-Model", "llama3:latest")
 		rc := &reverseproxy.RandomChoiceSelection{Choose: 2}
 		policies := []struct {
-			name string
-			sel  reverseproxy.Selector
-		}{{"vram_aware", p}, {"least_conn", reverseproxy.LeastConnSelection{}}, {"random_choose_2", rc}}
+			name      string
+			sel       reverseproxy.Selector
+			reporting bool
+		}{{"vram_aware", p, false}, {"vram_aware_reporting", p, true}, {"least_conn", reverseproxy.LeastConnSelection{}, false},
+			{"random_choose_2", rc, false}}
 		for _, pol := range policies {
 			b.Run(fmt.Sprintf("upstreams=%d/%s", n, pol.name), func(b *testing.B) {
+				if pol.reporting {
+					stop := reportEverySecond(b, rds, n)
+					defer stop()
+				}
 				b.ReportAllocs()
 				for b.Loop() {
 					if pol.sel.Select(pool, req, nil) == nil {
@@ -47,6 +55,42 @@ func BenchmarkSelect(b *testing.B) {
 		}
 	}
 }
+
+// reportEverySecond publishes a new report from each of benchFleet's n nodes once a second, one node after
+// another, until stop is called.
+func reportEverySecond(b *testing.B, rds *redistest.Server, n int) (stop func()) {
+	pub := gpustats.NewPublisher(rds.Client(), gpustats.PublisherOptions{Names: gpustats.Names{Prefix: fmt.Sprintf("bench%d:", n)}})
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(time.Second / time.Duration(n))
+		defer tick.Stop()
+		for i := 0; ; i = (i + 1) % n {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if err := pub.Publish(context.Background(), benchReport(i)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// benchReport is the report of benchFleet's node i: every fifth node holds the model, so that Select weighs
+// residency, free memory and scores.
+func benchReport(i int) *gpustats.Report {
+	var loaded []string
+	if i%5 == 0 {
+		loaded = append(loaded, "llama3:latest")
+	}
+	return nodeReport(benchDial(i), float64(4000+i%7*2000), loaded...)
+}
+
+func benchDial(i int) string { return fmt.Sprintf("10.%d.%d.%d:11434", i/65536, i/256%256, i%256) }
 
 // benchFleet publishes a fresh report for n upstreams and returns them with a policy that has seen every report.
 func benchFleet(b *testing.B, rds *redistest.Server, n int) (reverseproxy.UpstreamPool, *caddymodule.VRAMAware) {
@@ -64,14 +108,8 @@ func benchFleet(b *testing.B, rds *redistest.Server, n int) (reverseproxy.Upstre
 	pub := gpustats.NewPublisher(rds.Client(), gpustats.PublisherOptions{Names: gpustats.Names{Prefix: prefix}})
 	dials := make([]string, n)
 	for i := range n {
-		dials[i] = fmt.Sprintf("10.%d.%d.%d:11434", i/65536, i/256%256, i%256)
-		// Every fifth node holds the model, so that Select weighs residency, free memory and scores.
-		var loaded []string
-		if i%5 == 0 {
-			loaded = append(loaded, "llama3:latest")
-		}
-		r := nodeReport(dials[i], float64(4000+i%7*2000), loaded...)
-		if err := pub.Publish(context.Background(), r); err != nil {
+		dials[i] = benchDial(i)
+		if err := pub.Publish(context.Background(), benchReport(i)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,7 +2,7 @@
 // the model a request names, it chooses the upstream to send the request to, and says why. It is a pure function
 // of its inputs plus the herd guard's reservations: no Redis, no Caddy, no I/O, and O(n) in the candidates. It
 // takes no locks and allocates nothing, except once per node, when the first reservation on a node adds the
-// node's slot under a mutex (see Reservations), and when SelectCached makes a plan (see Plans).
+// node's slot under a mutex (see Reservations), and for plans, once per model and per new report (see Plans).
 //
 // # How an upstream is chosen
 //
@@ -78,5 +78,6 @@
 // often. SelectCached keeps, for each model, every candidate's class and score before in-flight requests (a plan,
 // see Plans), and a Ranking decides from a plan in one pass over the candidates. In-flight requests,
 // availability, the clock and reservations count on every request as they do in Select, so the decisions are the
-// same; a candidate whose report changed, or on which a reservation counts, is judged in full.
+// same. A candidate on which a reservation counts is judged in full; one whose node sent a new report gets a new
+// entry in the plan.
 package lbpolicy

@@ -4,22 +4,24 @@ import (
 	"maps"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/sollol-go/sollol/gpustats"
 )
 
 // Plans keeps, for one list of candidates, what SelectCached works out from their reports alone for each
-// requested model: every candidate's class and score before its in-flight requests. The next SelectCached for
-// the model reads a candidate's plan instead of judging its report again, as long as the candidate still has the
-// node the plan was made from and the model's size as known from all of them has not changed. The clock,
-// availability, in-flight counts and the herd guard's reservations are applied to every request as Select does,
-// so a decision is the same with or without plans.
+// requested model: every candidate's class and score before its in-flight requests. The next decision for the
+// model reads a candidate's entry instead of judging its report again, as long as the candidate still has the
+// node the entry was made from. A candidate whose node sent a new report gets a new entry from the first decision
+// that meets it, so a fleet that reports every second keeps its plans current at the cost of one judgement per
+// report. The clock, availability, in-flight counts and the herd guard's reservations are applied to every
+// request as Select does, so a decision is the same with or without plans.
+//
+// Every entry depends on the model's size as known from all the candidates (a node without its own figure uses
+// it). A new report that says something else of the model than the one before (loaded, installed, sizes) may
+// change it; SelectCached then works the size out again and, if it changed, makes the whole plan anew.
 //
 // Plans are made for the models that some candidate's report names, and for requests that name none, up to
-// maxPlans of them; a plan whose nodes changed is made again at most every planEvery, and until then the
-// candidates whose node changed are judged in full. Requests for a model no report names therefore cost what
-// Select costs, and allocate nothing.
+// maxPlans of them. Requests for a model no report names cost what Select costs, and allocate nothing.
 //
 // The zero value is ready. A Plans serves one Selector (a plan made by another is ignored) and is best kept for
 // one list of upstreams in one order, since plans are kept by position: the upstream map of the Caddy module
@@ -29,23 +31,24 @@ type Plans struct {
 	mu      sync.Mutex
 }
 
-// A plan holds, for each candidate position, the node it was made from, the time of the node's report (so that
-// Add need not read the node), and what classify gave for it.
+// A plan holds an entry for each candidate position.
 type plan struct {
-	sel      *Selector
-	madeNS   int64
-	sizeMB   float64
-	nodes    []*gpustats.Node
-	updated  []int64
-	verdicts []verdict
+	sel     *Selector
+	sizeMB  float64
+	entries []atomic.Pointer[planEntry]
 }
 
-const (
-	// maxPlans bounds the models a Plans keeps plans for: model names come from reports, which are not trusted.
-	maxPlans = 64
-	// planEvery bounds how often a model's plan is made again when reports arrive faster than requests reuse it.
-	planEvery = 250 * time.Millisecond
-)
+// A planEntry is what classify gave for a node without reservations, with the time of the node's report (so that
+// a ranking need not read the node) and what the node said of the model.
+type planEntry struct {
+	node    *gpustats.Node
+	updated int64
+	info    gpustats.ModelInfo
+	v       verdict
+}
+
+// maxPlans bounds the models a Plans keeps plans for: model names come from reports, which are not trusted.
+const maxPlans = 64
 
 // find returns the plan for model made by s, or nil.
 func (ps *Plans) find(s *Selector, model string) *plan {
@@ -94,42 +97,48 @@ func (ps *Plans) store(model string, p *plan) {
 	ps.byModel.Store(&next)
 }
 
-// covers reports whether p was made from exactly the nodes of cs.
-func (p *plan) covers(cs []Candidate) bool {
-	if p == nil || len(p.nodes) != len(cs) {
-		return false
-	}
+// newPlan classifies every candidate for r, counting no reservations.
+func (s *Selector) newPlan(cs []Candidate, r *request) *plan {
+	p := &plan{sel: s, sizeMB: r.sizeMB, entries: make([]atomic.Pointer[planEntry], len(cs))}
+	backing := make([]planEntry, len(cs))
 	for i := range cs {
-		if p.nodes[i] != cs[i].Node {
-			return false
-		}
-	}
-	return true
-}
-
-// verdict returns what p holds for candidate i if it was made from node n, else nil. covered says that p covers
-// all the candidates, which spares the checks.
-func (p *plan) verdict(i int, n *gpustats.Node, covered bool) *verdict {
-	if covered {
-		return &p.verdicts[i]
-	}
-	if p == nil || i >= len(p.nodes) || p.nodes[i] != n {
-		return nil
-	}
-	return &p.verdicts[i]
-}
-
-// newPlan classifies every candidate with a report for r, counting no reservations.
-func (s *Selector) newPlan(cs []Candidate, r *request, nowNS int64) *plan {
-	p := &plan{sel: s, madeNS: nowNS, sizeMB: r.sizeMB, nodes: make([]*gpustats.Node, len(cs)),
-		updated: make([]int64, len(cs)), verdicts: make([]verdict, len(cs))}
-	for i := range cs {
-		if n := cs[i].Node; n != nil && n.Report != nil {
-			p.nodes[i], p.updated[i] = n, n.UpdatedUnixNano()
-			s.classify(n, r, noReservations, &p.verdicts[i])
-		}
+		s.fillEntry(&backing[i], cs[i].Node, r)
+		p.entries[i].Store(&backing[i])
 	}
 	return p
+}
+
+// entry returns p's entry for candidate i, or nil.
+func (p *plan) entry(i int) *planEntry {
+	if p == nil || i >= len(p.entries) {
+		return nil
+	}
+	return p.entries[i].Load()
+}
+
+// renew returns an entry for candidate i, whose node is now n and whose entry was old, for r: a new one, kept in p
+// unless a newer report's is there already, when n says the same of the model as old's node did (the model's size
+// as known from all the candidates cannot have changed), else nil.
+func (s *Selector) renew(p *plan, i int, old *planEntry, n *gpustats.Node, r *request) *planEntry {
+	if n == nil || n.Report == nil || n.Model(r.model) != old.info {
+		return nil
+	}
+	e := new(planEntry)
+	s.fillEntry(e, n, r)
+	if e.updated > old.updated {
+		p.entries[i].CompareAndSwap(old, e)
+	}
+	return e
+}
+
+// fillEntry fills e for node n, which may be nil.
+func (s *Selector) fillEntry(e *planEntry, n *gpustats.Node, r *request) {
+	e.node = n
+	if n == nil || n.Report == nil {
+		return
+	}
+	e.updated, e.info = n.UpdatedUnixNano(), n.Model(r.model)
+	s.classify(n, r, noReservations, &e.v)
 }
 
 // noReservations is a cut after which no reservation is ever made.

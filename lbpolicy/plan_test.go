@@ -91,8 +91,8 @@ func TestRankingDecidesAsSelect(t *testing.T) {
 			})
 		})
 	}
-	// Rankings stop wherever a reservation counts, which the random fleets make often; enough went through.
-	if ranked < 150 {
+	// Rankings stop where a report went stale or changed what it says of the model; enough went through.
+	if ranked < 1000 {
 		t.Errorf("%d decisions of 8000 came from a ranking", ranked)
 	}
 }
@@ -134,9 +134,10 @@ func checkSameDecisions(t *testing.T, seed uint64, plainRand, planRand func() ui
 		cs[rnd.IntN(len(cs))].InFlight = rnd.IntN(4)
 		req := Request{Model: requests[rnd.IntN(len(requests))], Now: now}
 		switch p := plans.find(planned, req.Model); {
-		case p.covers(cs):
+		case p == nil:
+		case holds(p, cs) == len(cs):
 			covered++
-		case p != nil:
+		default:
 			partly++
 		}
 		want := plain.Select(cs, req)
@@ -149,7 +150,7 @@ func checkSameDecisions(t *testing.T, seed uint64, plainRand, planRand func() ui
 		}
 	}
 	// Not a vacuous comparison: plans were there to be read, whole or in part, for many requests.
-	if covered < 40 || partly < 100 {
+	if covered < 20 || covered+partly < 250 {
 		t.Errorf("a plan covered every candidate for %d requests of 400 and some for %d", covered, partly)
 	}
 	return fromPlans
@@ -162,15 +163,26 @@ func sameDecision(a, b Decision) bool {
 		a.Fresh == b.Fresh
 }
 
-func TestPlansAreKeptAndRemade(t *testing.T) {
+// holds counts the candidates whose plan entry was made from their node.
+func holds(p *plan, cs []Candidate) int {
+	n := 0
+	for i := range cs {
+		if e := p.entry(i); e != nil && e.node == cs[i].Node {
+			n++
+		}
+	}
+	return n
+}
+
+func TestPlanEntriesFollowReports(t *testing.T) {
 	s := NewSelector(Config{}, nil, keepFirst)
 	var plans Plans
 	cs := []Candidate{up(node("a", free(20000), loaded(llama, 5000, 5000))), up(node("b", free(10000)))}
 	req := Request{Model: llama, Now: t0}
 	s.SelectCached(cs, req, &plans)
 	first := plans.find(s, llama)
-	if !first.covers(cs) {
-		t.Fatal("no plan covers the candidates after the first request")
+	if first == nil || holds(first, cs) != 2 {
+		t.Fatal("no plan for the candidates after the first request")
 	}
 	s.SelectCached(cs, req, &plans)
 	if plans.find(s, llama) != first {
@@ -180,14 +192,29 @@ func TestPlansAreKeptAndRemade(t *testing.T) {
 		t.Error("another selector found this selector's plan")
 	}
 
-	cs[1].Node = node("b", free(9000))
-	s.SelectCached(cs, Request{Model: llama, Now: t0.Add(planEvery / 2)}, &plans)
-	if plans.find(s, llama) != first {
-		t.Errorf("the plan was made again within %v of the last", planEvery)
+	// New reports that say the same of the model: the plan stays, with a new entry for the node.
+	cs[1].Node = node("b", free(9000), age(-time.Second))
+	s.SelectCached(cs, req, &plans)
+	if plans.find(s, llama) != first || holds(first, cs) != 2 {
+		t.Errorf("after b's new report: same plan %t, entries current %d of 2", plans.find(s, llama) == first, holds(first, cs))
 	}
-	s.SelectCached(cs, Request{Model: llama, Now: t0.Add(planEvery)}, &plans)
-	if p := plans.find(s, llama); p == first || !p.covers(cs) {
-		t.Errorf("the plan was not made again %v after the last, for the new report", planEvery)
+	cs[1].Node = node("b", free(8000), age(-2*time.Second))
+	var rk Ranking
+	ranked := s.Begin(&rk, req, &plans, len(cs)) && rk.Add(0, cs[0]) && rk.Add(1, cs[1])
+	var d Decision
+	if !ranked || !rk.Decide(&d) || holds(first, cs) != 2 {
+		t.Errorf("a ranking over b's next report: ranked %t, entries current %d of 2", ranked, holds(first, cs))
+	}
+
+	// A report that says something else of the model (a unloads it, so that the size known is its size on disk): a
+	// ranking cannot serve, and SelectCached makes the plan anew.
+	cs[0].Node = node("a", free(25000), installed(model(llama, 4700)), age(-time.Second))
+	if !s.Begin(&rk, req, &plans, len(cs)) || rk.Add(0, cs[0]) {
+		t.Error("a ranking accepted a report that changes the model's size")
+	}
+	s.SelectCached(cs, req, &plans)
+	if p := plans.find(s, llama); p == first || p.sizeMB != 4700 || holds(p, cs) != 2 {
+		t.Errorf("after a's report the plan was not made anew for the new size")
 	}
 }
 

@@ -9,8 +9,8 @@ import (
 
 // Ranking is a decision in progress: the candidates seen so far and the best of them. SelectCached ranks the
 // candidates it is given in one. A caller that reads its candidates in a loop of its own can rank them there, with
-// Begin, Add and Decide, and spare building the slice, as long as the plans hold for every candidate: it then
-// gets the decision SelectCached would give. A Ranking is used once, by one goroutine.
+// Begin, Add and Decide, and spare building the slice, as long as the plan serves every candidate (see Add): it
+// then gets the decision SelectCached would give. A Ranking is used once, by one goroutine.
 type Ranking struct {
 	s     *Selector
 	model string // as requested
@@ -41,28 +41,42 @@ type Ranking struct {
 // candidates); the candidates must then go to SelectCached, which makes the plan.
 func (s *Selector) Begin(rk *Ranking, req Request, plans *Plans, n int) bool {
 	rk.start(s, req, plans)
-	if rk.p == nil || len(rk.p.nodes) != n {
+	if rk.p == nil || len(rk.p.entries) != n {
 		return false
 	}
 	rk.r.sizeMB = rk.p.sizeMB
 	return true
 }
 
-// Add presents candidate i. Every candidate must be presented, available or not, in order from 0. Add returns
-// false when the plan does not hold for the candidate: its node is not the one the plan was made from, its report
-// is not fresh, or a reservation counts on it. The ranking is then void and the candidates must go to
-// SelectCached.
+// Add presents candidate i. Every candidate must be presented, available or not, in order from 0. A candidate
+// whose node sent a new report since its plan entry was made gets a new entry. Add returns false when the plan
+// cannot serve: the candidate has no report or no fresh one, or its new report says something else of the model
+// than the one before (which may change the model's size as known from all the candidates). The ranking is then
+// void and the candidates must go to SelectCached.
 func (rk *Ranking) Add(i int, c Candidate) bool {
-	p := rk.p
-	if i != rk.added || i >= len(p.nodes) || p.nodes[i] != c.Node || c.Node == nil {
+	p, n := rk.p, c.Node
+	if i != rk.added || i >= len(p.entries) {
 		return false
 	}
-	if t := p.updated[i]; t < rk.r.notBefore || t > rk.r.notAfter || t < rk.r.reservedNS {
+	e := p.entries[i].Load()
+	if e.node != n {
+		if e = rk.s.renew(p, i, e, n, &rk.r); e == nil {
+			return false
+		}
+	}
+	if e.node == nil || e.updated < rk.r.notBefore || e.updated > rk.r.notAfter {
 		return false
 	}
 	rk.added++
-	if c.Available {
-		rk.offer(i, &c, &p.verdicts[i], -1)
+	switch {
+	case !c.Available:
+	case e.updated < rk.r.reservedNS:
+		// A reservation counts on the node, which the plan leaves out: judge it in full.
+		buf := rk.spare()
+		rk.s.classify(n, &rk.r, nanoMS(rk.r.reservedSince(n)), &rk.bufs[buf])
+		rk.offer(i, &c, nil, buf)
+	default:
+		rk.offer(i, &c, &e.v, -1)
 	}
 	return true
 }
@@ -70,7 +84,7 @@ func (rk *Ranking) Add(i int, c Candidate) bool {
 // Decide sets d to the decision once Add accepted every candidate, as SelectCached does, reserving memory on the
 // chosen node when it must load the model. It returns false, and leaves d alone, when Add did not accept them all.
 func (rk *Ranking) Decide(d *Decision) bool {
-	if rk.p == nil || rk.added != len(rk.p.nodes) {
+	if rk.p == nil || rk.added != len(rk.p.entries) {
 		return false
 	}
 	rk.decide(d)

@@ -67,39 +67,44 @@ func (s *Selector) Select(cs []Candidate, req Request) Decision { return s.Selec
 
 // SelectCached is Select that keeps in plans what it works out from the candidates' reports, and reads it back on
 // the next request for the same model while those reports stay the same (see Plans). Its decisions are Select's.
-// It allocates only when it makes a plan; plans nil makes none.
+// It allocates only for plans: a new one, or a new entry for a node's new report; plans nil makes none.
 func (s *Selector) SelectCached(cs []Candidate, req Request, plans *Plans) Decision {
 	var rk Ranking
 	rk.start(s, req, plans)
 	r, found := &rk.r, rk.p
-	covered := found.covers(cs)
-	switch {
-	case covered:
-		r.sizeMB = found.sizeMB
-	case r.model != "":
+	if r.model != "" {
 		r.sizeMB = knownSizeMB(cs, r.model)
-		if found != nil && found.sizeMB != r.sizeMB {
-			rk.p = nil // every plan depends on the size
-		}
+	}
+	if found != nil && (found.sizeMB != r.sizeMB || len(found.entries) != len(cs)) {
+		rk.p = nil // every entry depends on the size
 	}
 	for i := range cs {
 		c := &cs[i]
 		if !c.Available {
 			continue
 		}
-		// The candidate's verdict: the plan's while it holds (no reservation counts on the node), else worked out.
-		n, v, buf := c.Node, rk.p.verdict(i, c.Node, covered), -1
-		if !r.fresh(n) {
+		n := c.Node
+		// The candidate's verdict: its plan entry's (renewed for a new report) where no reservation counts on the
+		// node, else worked out.
+		var v *verdict
+		buf := -1
+		e := rk.p.entry(i)
+		if e != nil && e.node != n {
+			e = s.renew(rk.p, i, e, n, r)
+		}
+		switch {
+		case !r.fresh(n):
 			v = &s.noStats
-		} else if v == nil || r.reservedNS > n.UpdatedUnixNano() {
-			v, buf = nil, rk.spare()
+		case e == nil || r.reservedNS > n.UpdatedUnixNano():
+			buf = rk.spare()
 			s.classify(n, r, nanoMS(r.reservedSince(n)), &rk.bufs[buf])
+		default:
+			v = &e.v
 		}
 		rk.offer(i, c, v, buf)
 	}
-	nowNS := rk.now.UnixNano()
-	if plans != nil && !covered && rk.named && (found == nil || nowNS >= found.madeNS+int64(planEvery)) {
-		plans.store(r.model, s.newPlan(cs, r, nowNS))
+	if plans != nil && rk.p == nil && rk.named {
+		plans.store(r.model, s.newPlan(cs, r))
 	}
 	var d Decision
 	rk.decide(&d)
