@@ -103,7 +103,7 @@ type VRAMAware struct {
 	modelFrom   string
 	modelHeader string
 	log         *zap.Logger
-	pool        sync.Pool // *upstreamCandidates
+	pool        sync.Pool // *[]lbpolicy.Candidate, reused by decide
 	upstreams   atomic.Pointer[upstreamMap]
 }
 
@@ -174,7 +174,7 @@ func (p *VRAMAware) Provision(ctx caddy.Context) error {
 		}
 	}
 	p.selector = lbpolicy.NewSelector(cfg, res, nil)
-	p.pool.New = func() any { return new(upstreamCandidates) }
+	p.pool.New = func() any { return new([]lbpolicy.Candidate) }
 	return nil
 }
 
@@ -322,46 +322,88 @@ type choice struct {
 	counts *selectionCounts
 }
 
-// rank decides in one pass over pool in the common case: the upstream map describes pool, every upstream has a
-// report in Redis, and the selector's plans hold for them all (which they do only for fresh reports, so that no
-// upstream needs the poller). It returns false otherwise, for decide.
+// setFrom fills in the source and, from the upstream map m (nil when none described the upstreams), the counters.
+func (c *choice) setFrom(m *upstreamMap) {
+	switch {
+	case c.Node == nil:
+	case c.Node.Polled:
+		c.src = sourceOllama
+	default:
+		c.src = sourceRedis
+	}
+	if c.Index >= 0 && m != nil {
+		c.counts = m.counts[c.Index]
+	}
+}
+
+// rank decides in one pass over pool in the common case: the upstream map describes pool, and the selector's plan
+// serves every upstream (see lbpolicy.Ranking.Add). It returns false otherwise, for decide.
 func (p *VRAMAware) rank(pool reverseproxy.UpstreamPool, req lbpolicy.Request, c *choice) bool {
-	m := p.upstreams.Load().describing(p.snapshot(), pool)
+	snap := p.snapshot()
+	m := p.upstreams.Load().describing(snap, pool)
 	var rk lbpolicy.Ranking
 	if m == nil || !p.selector.Begin(&rk, req, &m.plans, len(pool)) {
 		return false
 	}
+	staleBefore := req.Now.UnixNano() - int64(p.staleAfter)
 	for i, u := range pool {
-		n, ok := m.node(i, u)
-		if !ok || !rk.Add(i, lbpolicy.Candidate{Node: n, Available: u.Available(), InFlight: u.NumRequests()}) {
+		// A stale report is left to Add, which gives way to decide: the node is not read here.
+		n, mapped := m.node(i, u)
+		if !mapped || n == nil {
+			n, mapped = p.lookUpNode(m, snap, i, u, req.Now, staleBefore)
+		}
+		if !mapped || !rk.Add(i, lbpolicy.Candidate{Node: n, Available: u.Available(), InFlight: u.NumRequests()}) {
 			return false
 		}
 	}
 	if !rk.Decide(&c.Decision) {
 		return false
 	}
-	if c.Node != nil {
-		c.src = sourceRedis
-	}
-	if c.Index >= 0 {
-		c.counts = m.counts[c.Index]
-	}
+	c.setFrom(m)
 	return true
 }
 
-// decide presents every upstream to the selector with its node from Redis or from polling.
+// decide presents every upstream to the selector.
 func (p *VRAMAware) decide(pool reverseproxy.UpstreamPool, req lbpolicy.Request, c *choice) {
-	cs := p.pool.Get().(*upstreamCandidates)
-	m := cs.fill(pool, p.snapshot(), &p.upstreams, p.Nodes, p.poller, req.Now, p.staleAfter)
-	c.Decision = p.selector.SelectCached(cs.cands, req, m.plansFor())
-	if c.Node != nil {
-		c.src = cs.sources[c.Index]
+	cs := p.pool.Get().(*[]lbpolicy.Candidate)
+	snap := p.snapshot()
+	m := p.upstreams.Load().describing(snap, pool)
+	staleBefore := req.Now.UnixNano() - int64(p.staleAfter)
+	all := true
+	for i, u := range pool {
+		n, mapped := m.freshNode(i, u, staleBefore)
+		if !mapped {
+			n, mapped = p.lookUpNode(m, snap, i, u, req.Now, staleBefore)
+		}
+		all = all && mapped
+		*cs = append(*cs, lbpolicy.Candidate{Node: n, Available: u.Available(), InFlight: u.NumRequests()})
 	}
-	if c.Index >= 0 && m != nil {
-		c.counts = m.counts[c.Index]
+	if !all {
+		refreshUpstreamMap(&p.upstreams, pool, snap, p.Nodes, req.Now)
+		m = nil
 	}
-	cs.reset()
+	c.Decision = p.selector.SelectCached(*cs, req, m.plansFor())
+	c.setFrom(m)
+	clear(*cs) // keeps no node alive
+	*cs = (*cs)[:0]
 	p.pool.Put(cs)
+}
+
+// lookUpNode returns upstream i, u, and its node: the Redis snapshot's (through m where m describes the upstream,
+// else looked up, and mapped is false), or the poller's where the snapshot has no fresh report for it. Select's
+// loops ask m.freshNode first, which answers the common case without a call.
+func (p *VRAMAware) lookUpNode(m *upstreamMap, snap *gpustats.Snapshot, i int, u *reverseproxy.Upstream, now time.Time,
+	staleBefore int64) (*gpustats.Node, bool) {
+	n, mapped := m.node(i, u)
+	if !mapped {
+		n = resolveUpstream(snap, u.Dial, p.Nodes).Load()
+	}
+	if (n == nil || n.UpdatedUnixNano() < staleBefore) && p.poller != nil {
+		if polled := p.poller.lookup(u.Dial, now); polled != nil {
+			n = polled
+		}
+	}
+	return n, mapped
 }
 
 func (p *VRAMAware) snapshot() *gpustats.Snapshot {
@@ -408,53 +450,6 @@ func (s statsSource) String() string {
 		return "ollama"
 	}
 	return ""
-}
-
-// upstreamCandidates presents Caddy's upstreams to lbpolicy. fill reads each upstream's node once per Select, so
-// that the whole Select sees the same node although the watcher and the poller swap nodes meanwhile; its slices
-// are reused from one Select to the next.
-type upstreamCandidates struct {
-	cands   []lbpolicy.Candidate
-	sources []statsSource
-}
-
-// fill takes each upstream's node from the Redis snapshot, mapped through nodeIDs, or from the poller where the
-// snapshot has no fresh report for it. The upstream map spares the lookups while it describes pool and snap;
-// fill returns it when it did, else nil.
-func (c *upstreamCandidates) fill(pool reverseproxy.UpstreamPool, snap *gpustats.Snapshot, mapping *atomic.Pointer[upstreamMap],
-	nodeIDs map[string]string, polled *poller, now time.Time, staleAfter time.Duration) *upstreamMap {
-	m := mapping.Load().describing(snap, pool)
-	mapped := true
-	staleBefore := now.UnixNano() - int64(staleAfter)
-	for i, u := range pool {
-		n, ok := m.node(i, u)
-		if !ok {
-			n, mapped = resolveUpstream(snap, u.Dial, nodeIDs).Load(), false
-		}
-		src := sourceRedis
-		if n == nil || n.UpdatedUnixNano() < staleBefore {
-			if polled != nil {
-				if pn := polled.lookup(u.Dial, now); pn != nil {
-					n, src = pn, sourceOllama
-				}
-			}
-		}
-		if n == nil {
-			src = sourceNone
-		}
-		c.cands = append(c.cands, lbpolicy.Candidate{Node: n, Available: u.Available(), InFlight: u.NumRequests()})
-		c.sources = append(c.sources, src)
-	}
-	if !mapped {
-		refreshUpstreamMap(mapping, pool, snap, nodeIDs, now)
-		return nil
-	}
-	return m
-}
-
-func (c *upstreamCandidates) reset() {
-	clear(c.cands)
-	c.cands, c.sources = c.cands[:0], c.sources[:0]
 }
 
 func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }

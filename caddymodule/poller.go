@@ -383,7 +383,9 @@ func polledNode(dial string, loaded []gpustats.LoadedModel, installed []gpustats
 	r := &gpustats.Report{Vendor: gpustats.VendorUnknown, NodeID: dial, Timestamp: gpustats.Timestamp(now),
 		GPUs: []gpustats.GPU{g}, Note: noteOllamaPoll,
 		Ollama: &gpustats.Ollama{Reachable: true, Loaded: loaded, Installed: installed}}
-	return gpustats.NewNode(r, now)
+	n := gpustats.NewNode(r, now)
+	n.Polled = true
+	return n
 }
 
 // pollURL is the base URL of the Ollama API behind a dial address, when the address is one the poller can reach

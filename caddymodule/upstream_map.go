@@ -66,6 +66,13 @@ func (m *upstreamMap) node(i int, u *reverseproxy.Upstream) (*gpustats.Node, boo
 	return m.refs[i].Load(), true
 }
 
+// freshNode returns upstream i's node when m describes upstream u at position i and the node's report was taken
+// at staleBefore or later, and whether it did.
+func (m *upstreamMap) freshNode(i int, u *reverseproxy.Upstream, staleBefore int64) (*gpustats.Node, bool) {
+	n, ok := m.node(i, u)
+	return n, ok && n != nil && n.UpdatedUnixNano() >= staleBefore
+}
+
 // plansFor returns m's plans, nil when m is nil (no map described the upstreams).
 func (m *upstreamMap) plansFor() *lbpolicy.Plans {
 	if m == nil {

@@ -29,6 +29,9 @@ type Node struct {
 	MaxGPUFreeMB float64
 	// Updated is the report's own timestamp; Received is when this process accepted it.
 	Updated, Received time.Time
+	// Polled is true for a node that the gateway made from the upstream's own Ollama API rather than from a
+	// reporter's report (the Caddy module's ollama_poll); NewNode leaves it false.
+	Polled bool
 }
 
 // ModelInfo is what a node's report says about one model.

@@ -10,7 +10,8 @@ out=${BENCH_OUT:-bench.out}
 	echo "# $(go version) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
 	# One run of every policy after another, COUNT times, so that a busy moment of the machine falls on all of them.
 	for _ in $(seq "$COUNT"); do
-		go test ./caddymodule -run '^$' -bench 'BenchmarkSelect$' -benchtime 100000x -count 1
+		# A second a run, so that vram_aware_reporting sees every node report at least once.
+		go test ./caddymodule -run '^$' -bench 'BenchmarkSelect$' -benchtime 1s -count 1
 	done
 	go test ./caddymodule -run '^$' -bench 'ScanModel|UnmarshalModel' -count "$COUNT"
 	go test ./gpustats -run '^$' -bench 'Freshness' -benchtime 1000x -count "$COUNT"
@@ -19,7 +20,8 @@ out=${BENCH_OUT:-bench.out}
 
 echo
 echo "Select, vram_aware vs Caddy's built-in policies (median ns/op of $COUNT runs; ratios: median of the ratios"
-echo "within each run, which a busy moment of the machine moves less; allocs/op of vram_aware):"
+echo "within each run, which a busy moment of the machine moves less; allocs/op of vram_aware; reporting: vram_aware"
+echo "while every node sends a report each second):"
 awk '
 	/^BenchmarkSelect\/upstreams=/ {
 		split($1, p, "/"); n = p[2]; sub("upstreams=", "", n); pol = p[3]; sub(/-[0-9]+$/, "", pol)
@@ -39,11 +41,12 @@ awk '
 		return median(a, c[k])
 	}
 	END {
-		printf "%10s %12s %12s %16s %10s %14s %7s\n", "upstreams", "vram_aware", "least_conn", "random_choose_2", "÷least", "÷random_ch_2", "allocs"
+		printf "%10s %12s %12s %16s %10s %14s %7s %12s %10s\n", "upstreams", "vram_aware", "least_conn", "random_choose_2",
+			"÷least", "÷random_ch_2", "allocs", "reporting", "÷least"
 		for (n = 1; n <= 4096; n++) if (n in ns) {
-			a = n SUBSEP "vram_aware"; l = n SUBSEP "least_conn"; r = n SUBSEP "random_choose_2"
-			printf "%10d %12.0f %12.0f %16.0f %9.2fx %13.2fx %7s\n", n, medianOf(a), medianOf(l), medianOf(r),
-				medianRatio(a, l), medianRatio(a, r), allocs[n]
+			a = n SUBSEP "vram_aware"; l = n SUBSEP "least_conn"; r = n SUBSEP "random_choose_2"; p = n SUBSEP "vram_aware_reporting"
+			printf "%10d %12.0f %12.0f %16.0f %9.2fx %13.2fx %7s %12.0f %9.2fx\n", n, medianOf(a), medianOf(l), medianOf(r),
+				medianRatio(a, l), medianRatio(a, r), allocs[n], medianOf(p), medianRatio(p, l)
 		}
 	}' "$out"
 echo
