@@ -44,9 +44,9 @@ awk '
 		printf "%10s %12s %12s %16s %10s %14s %7s %12s %10s\n", "upstreams", "vram_aware", "least_conn", "random_choose_2",
 			"÷least", "÷random_ch_2", "allocs", "reporting", "÷least"
 		for (n = 1; n <= 4096; n++) if (n in ns) {
-			a = n SUBSEP "vram_aware"; l = n SUBSEP "least_conn"; r = n SUBSEP "random_choose_2"; p = n SUBSEP "vram_aware_reporting"
+			a = n SUBSEP "vram_aware"; l = n SUBSEP "least_conn"; r = n SUBSEP "random_choose_2"; rp = n SUBSEP "vram_aware_reporting"
 			printf "%10d %12.0f %12.0f %16.0f %9.2fx %13.2fx %7s %12.0f %9.2fx\n", n, medianOf(a), medianOf(l), medianOf(r),
-				medianRatio(a, l), medianRatio(a, r), allocs[n], medianOf(p), medianRatio(p, l)
+				medianRatio(a, l), medianRatio(a, r), allocs[n], medianOf(rp), medianRatio(rp, l)
 		}
 	}' "$out"
 echo
