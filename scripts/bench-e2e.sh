@@ -4,7 +4,7 @@
 # by wrk. Prints requests/s and p99 per round and the ratios of the medians. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10s} CONNS=${CONNS:-64}
+ROUNDS=${ROUNDS:-7} DURATION=${DURATION:-10s} CONNS=${CONNS:-64}
 ./scripts/need-redis.sh
 if ! command -v wrk >/dev/null; then
 	[ "$(id -u)" -eq 0 ] && apt-get install -y -qq wrk >/dev/null || { echo "install wrk (apt-get install wrk)" >&2; exit 1; }
