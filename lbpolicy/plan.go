@@ -18,7 +18,7 @@ import (
 //
 // Every entry depends on the model's size as known from all the candidates (a node without its own figure uses
 // it). A new report that says something else of the model than the one before (loaded, installed, sizes) may
-// change it; SelectCached then works the size out again and, if it changed, makes the whole plan anew.
+// change it: SelectCached then makes the whole plan anew, and a Ranking gives way to SelectCached.
 //
 // Plans are made for the models that some candidate's report names, and for requests that name none, up to
 // maxPlans of them. Requests for a model no report names cost what Select costs, and allocate nothing.
@@ -116,19 +116,25 @@ func (p *plan) entry(i int) *planEntry {
 	return p.entries[i].Load()
 }
 
-// renew returns an entry for candidate i, whose node is now n and whose entry was old, for r: a new one, kept in p
-// unless a newer report's is there already, when n says the same of the model as old's node did (the model's size
-// as known from all the candidates cannot have changed), else nil.
+// renew returns a new entry for candidate i, whose entry in p was old and whose node is now n, a fresh report that
+// says the same of r's model as old's node did (see sameInfo), and keeps it in p unless another decision renewed
+// the entry meanwhile. (Two decisions that read the node just before and just after the watcher swapped it may
+// renew it one after the other; the next decision puts the current node back.)
 func (s *Selector) renew(p *plan, i int, old *planEntry, n *gpustats.Node, r *request) *planEntry {
-	if n == nil || n.Report == nil || n.Model(r.model) != old.info {
-		return nil
-	}
 	e := new(planEntry)
 	s.fillEntry(e, n, r)
-	if e.updated > old.updated {
-		p.entries[i].CompareAndSwap(old, e)
-	}
+	p.entries[i].CompareAndSwap(old, e)
 	return e
+}
+
+// sameInfo reports whether n says of model what e's node said. Where every candidate does, the model's size as
+// known from all of them is the plan's; where one does not, the plan must be made anew.
+func (e *planEntry) sameInfo(n *gpustats.Node, model string) bool {
+	var info gpustats.ModelInfo
+	if n != nil {
+		info = n.Model(model)
+	}
+	return info == e.info
 }
 
 // fillEntry fills e for node n, which may be nil.

@@ -277,3 +277,41 @@ func TestPlanFollowsModelSize(t *testing.T) {
 		t.Errorf("after the size changed: SelectCached = %+v, Select = %+v", got, want)
 	}
 }
+
+// TestPlanNotPatchedAcrossSizes: entries are renewed only for reports that say the same of the model, so that a
+// plan's entries never mix reports whose model sizes disagree. Here b, the only node that knew the model's size,
+// unloads it while a, unavailable, loads it: the size known from all of them stays, but the plan must not keep a's
+// old entry beside b's new one, or a later ranking over a's next report (unloaded again) would use that size.
+func TestPlanNotPatchedAcrossSizes(t *testing.T) {
+	plain, planned := NewSelector(Config{}, nil, keepFirst), NewSelector(Config{}, nil, keepFirst)
+	var plans Plans
+	at := func(s int) Request { return Request{Model: llama, Now: t0.Add(time.Duration(s) * time.Second)} }
+	report := func(id string, s int, opts ...opt) *gpustats.Node {
+		return node(id, append(opts, age(-time.Duration(s)*time.Second))...)
+	}
+	cs := []Candidate{up(report("a", 0, free(20000))), up(report("b", 0, free(1000), loaded(llama, 8000, 8000))),
+		up(report("c", 0, free(6000)))}
+	// step decides once with each selector: with a ranking where the plan serves, else with SelectCached.
+	step := func(s int) {
+		t.Helper()
+		want := plain.Select(cs, at(s))
+		var got Decision
+		var rk Ranking
+		ranked := planned.Begin(&rk, at(s), &plans, len(cs))
+		for i, c := range cs {
+			ranked = ranked && rk.Add(i, c)
+		}
+		if !ranked || !rk.Decide(&got) {
+			got = planned.SelectCached(cs, at(s), &plans)
+		}
+		if !sameDecision(want, got) {
+			t.Fatalf("t0+%ds (ranked %t): with plans %+v, Select %+v", s, ranked, got, want)
+		}
+	}
+	step(0) // makes the plan: the size is b's, 8000
+	cs[0] = down(report("a", 1, free(20000), loaded(llama, 8000, 8000)))
+	cs[1] = up(report("b", 1, free(9000)))
+	step(1)
+	cs[0] = up(report("a", 2, free(20000)))
+	step(2) // no node knows the size now: 4096 by default, and the model fits on c
+}

@@ -58,14 +58,15 @@ func (rk *Ranking) Add(i int, c Candidate) bool {
 	if i != rk.added || i >= len(p.entries) {
 		return false
 	}
+	if !rk.r.fresh(n) {
+		return false
+	}
 	e := p.entries[i].Load()
 	if e.node != n {
-		if e = rk.s.renew(p, i, e, n, &rk.r); e == nil {
+		if !e.sameInfo(n, rk.r.model) {
 			return false
 		}
-	}
-	if e.node == nil || e.updated < rk.r.notBefore || e.updated > rk.r.notAfter {
-		return false
+		e = rk.s.renew(p, i, e, n, &rk.r)
 	}
 	rk.added++
 	switch {

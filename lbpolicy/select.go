@@ -78,22 +78,29 @@ func (s *Selector) SelectCached(cs []Candidate, req Request, plans *Plans) Decis
 	if found != nil && (found.sizeMB != r.sizeMB || len(found.entries) != len(cs)) {
 		rk.p = nil // every entry depends on the size
 	}
+	remake := false
 	for i := range cs {
 		c := &cs[i]
+		n, fresh := c.Node, r.fresh(c.Node)
+		e := rk.p.entry(i)
+		if e != nil && e.node != n {
+			switch {
+			case !e.sameInfo(n, r.model):
+				e, remake = nil, true // see Plans
+			case fresh:
+				e = s.renew(rk.p, i, e, n, r)
+			default:
+				e = nil
+			}
+		}
 		if !c.Available {
 			continue
 		}
-		n := c.Node
-		// The candidate's verdict: its plan entry's (renewed for a new report) where no reservation counts on the
-		// node, else worked out.
+		// The candidate's verdict: its plan entry's where no reservation counts on the node, else worked out.
 		var v *verdict
 		buf := -1
-		e := rk.p.entry(i)
-		if e != nil && e.node != n {
-			e = s.renew(rk.p, i, e, n, r)
-		}
 		switch {
-		case !r.fresh(n):
+		case !fresh:
 			v = &s.noStats
 		case e == nil || r.reservedNS > n.UpdatedUnixNano():
 			buf = rk.spare()
@@ -103,7 +110,7 @@ func (s *Selector) SelectCached(cs []Candidate, req Request, plans *Plans) Decis
 		}
 		rk.offer(i, c, v, buf)
 	}
-	if plans != nil && rk.p == nil && rk.named {
+	if plans != nil && (rk.p == nil || remake) && rk.named {
 		plans.store(r.model, s.newPlan(cs, r))
 	}
 	var d Decision
