@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -314,4 +316,57 @@ func TestPlanNotPatchedAcrossSizes(t *testing.T) {
 	step(1)
 	cs[0] = up(report("a", 2, free(20000)))
 	step(2) // no node knows the size now: 4096 by default, and the model fits on c
+}
+
+// TestPlansShared runs decisions from several goroutines over one Plans while the nodes' reports change, for the
+// race detector: entries are renewed and plans made anew concurrently.
+func TestPlansShared(t *testing.T) {
+	s := NewSelector(Config{}, nil, nil)
+	var plans Plans
+	const n = 8
+	var nodes [n]atomic.Pointer[gpustats.Node]
+	report := func(i, k int) *gpustats.Node {
+		opts := []opt{free(float64(4000 + 1000*((i+k)%7))), age(-time.Duration(k) * time.Millisecond)}
+		if (i+k/50)%3 == 0 { // now and then a node loads or unloads the model
+			opts = append(opts, loaded(llama, 5000, 5000))
+		}
+		return node(fmt.Sprint("n", i), opts...)
+	}
+	for i := range nodes {
+		nodes[i].Store(report(i, 0))
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cs := make([]Candidate, n)
+			for range 500 {
+				for i := range cs {
+					cs[i] = up(nodes[i].Load())
+				}
+				req := Request{Model: llama, Now: t0.Add(time.Second)}
+				if g%2 == 0 {
+					s.SelectCached(cs, req, &plans)
+					continue
+				}
+				var rk Ranking
+				ok := s.Begin(&rk, req, &plans, n)
+				for i, c := range cs {
+					ok = ok && rk.Add(i, c)
+				}
+				var d Decision
+				if !ok || !rk.Decide(&d) {
+					s.SelectCached(cs, req, &plans)
+				}
+			}
+		}()
+	}
+	for k := 1; k <= 500; k++ {
+		nodes[k%n].Store(report(k%n, k))
+	}
+	wg.Wait()
+	if plans.find(s, llama) == nil {
+		t.Error("no plan after 2000 decisions")
+	}
 }

@@ -58,15 +58,15 @@ func (rk *Ranking) Add(i int, c Candidate) bool {
 	if i != rk.added || i >= len(p.entries) {
 		return false
 	}
-	if !rk.r.fresh(n) {
-		return false
-	}
 	e := p.entries[i].Load()
-	if e.node != n {
-		if !e.sameInfo(n, rk.r.model) {
+	switch {
+	case e.node != n:
+		if !rk.r.fresh(n) || !e.sameInfo(n, rk.r.model) {
 			return false
 		}
 		e = rk.s.renew(p, i, e, n, &rk.r)
+	case n == nil || e.updated < rk.r.notBefore || e.updated > rk.r.notAfter:
+		return false // not fresh; the entry's time spares reading the node
 	}
 	rk.added++
 	switch {
