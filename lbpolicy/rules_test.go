@@ -296,7 +296,7 @@ func TestScoreFormula(t *testing.T) {
 		{10000, 0, 250, (1 + 15000) * 0.5},
 		{10000, -2, -5, 1 + 15000},
 	} {
-		if got := s.score(tc.freeMB, tc.inFlight, tc.util); got != tc.want {
+		if got := s.inFlightScore(s.baseScore(tc.freeMB, tc.util), tc.inFlight); got != tc.want {
 			t.Errorf("score(%g, %d, %g) = %g, want %g", tc.freeMB, tc.inFlight, tc.util, got, tc.want)
 		}
 	}

@@ -2,13 +2,9 @@ package lbpolicy
 
 import "github.com/sollol-go/sollol/gpustats"
 
-// score is the formula in the package documentation: more free memory scores higher, in-flight requests and
-// utilisation lower.
-func (s *Selector) score(freeMB float64, inFlight int, utilizationPct float64) float64 {
-	return s.inFlightScore(s.baseScore(freeMB, utilizationPct), inFlight)
-}
-
-// baseScore is the part of the score that a node's report decides: free memory and utilisation.
+// baseScore and inFlightScore make the score of the package documentation: more free memory scores higher,
+// in-flight requests and utilisation lower. baseScore is the part that a node's report decides: free memory and
+// utilisation.
 func (s *Selector) baseScore(freeMB float64, utilizationPct float64) float64 {
 	base := 1.0
 	switch {
