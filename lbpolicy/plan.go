@@ -13,15 +13,15 @@ import (
 // model reads a candidate's entry instead of judging its report again, as long as the candidate still has the
 // node the entry was made from. A candidate whose node sent a new report gets a new entry from the first decision
 // that meets it, so a fleet that reports every second keeps its plans current at the cost of one judgement per
-// report. The clock, availability, in-flight counts and the herd guard's reservations are applied to every
+// report and model. The clock, availability, in-flight counts and the herd guard's reservations are applied to every
 // request as Select does, so a decision is the same with or without plans.
 //
 // Every entry depends on the model's size as known from all the candidates (a node without its own figure uses
 // it). A new report that says something else of the model than the one before (loaded, installed, sizes) may
 // change it: SelectCached then makes the whole plan anew, and a Ranking gives way to SelectCached.
 //
-// Plans are made for the models that some candidate's report names, and for requests that name none, up to
-// maxPlans of them. Requests for a model no report names cost what Select costs, and allocate nothing.
+// Plans are made for the models that some candidate's report names, and for requests that name none, up to 64
+// of them (maxPlans). Requests for a model no report names cost what Select costs, and allocate nothing.
 //
 // The zero value is ready. A Plans serves one Selector (a plan made by another is ignored) and is best kept for
 // one list of upstreams in one order, since plans are kept by position: the upstream map of the Caddy module
