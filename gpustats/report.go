@@ -80,6 +80,12 @@ type Ollama struct {
 	Loaded []LoadedModel `json:"loaded"`
 	// Installed are the models on disk (GET /api/tags). Nil means not known; an empty list means none.
 	Installed []InstalledModel `json:"installed"`
+	// NumParallel is OLLAMA_NUM_PARALLEL as the reporter knows it: how many requests one loaded model serves at
+	// once. 0 means not reported (readers assume Ollama's default, 1).
+	NumParallel int `json:"num_parallel,omitempty"`
+	// RAMMB is the node's system memory in MiB, where Ollama spills the layers of a model that does not fit the
+	// GPUs; 0 means not reported.
+	RAMMB float64 `json:"ram_mb,omitempty"`
 }
 
 // LoadedModel is a model Ollama holds in memory.

@@ -11,6 +11,7 @@ const (
 	MaxGPUs            = 64
 	MaxLoadedModels    = 256
 	MaxInstalledModels = 4096
+	MaxNumParallel     = 1024
 	MaxAddresses       = 32
 	MaxNameLen         = 256
 	MaxNoteLen         = 1024
@@ -106,6 +107,12 @@ func (o *Ollama) validate() error {
 	}
 	if len(o.Installed) > MaxInstalledModels {
 		return reject(RejectInvalid, "%d installed models, limit %d", len(o.Installed), MaxInstalledModels)
+	}
+	if o.NumParallel < 0 || o.NumParallel > MaxNumParallel {
+		return reject(RejectInvalid, "num_parallel %d outside 0–%d", o.NumParallel, MaxNumParallel)
+	}
+	if !finite(o.RAMMB) || o.RAMMB < 0 || o.RAMMB > MaxMemoryMB {
+		return reject(RejectInvalid, "ram_mb %v outside 0–%d", o.RAMMB, MaxMemoryMB)
 	}
 	for _, m := range o.Loaded {
 		if err := checkModel(m.Name, m.SizeMB); err != nil {
