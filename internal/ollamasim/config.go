@@ -17,8 +17,10 @@ type GPU struct {
 // Defaults of Config.
 const (
 	DefaultKeepAlive     = 5 * time.Minute
-	DefaultNumParallel   = 4
+	DefaultNumParallel   = 1
 	DefaultMaxQueue      = 512
+	DefaultParallelGain  = 2.5
+	DefaultRAMMB         = 32768
 	DefaultLoadMBps      = 2000
 	DefaultLoadBase      = time.Second
 	DefaultTokens        = 200
@@ -47,9 +49,15 @@ type Config struct {
 	// NumParallel is OLLAMA_NUM_PARALLEL, the requests one loaded model serves at a time; zero means
 	// DefaultNumParallel.
 	NumParallel int
-	// MaxQueue is OLLAMA_MAX_QUEUE, the requests a node accepts beyond those being served before it answers
-	// 503; zero means DefaultMaxQueue.
+	// MaxQueue is OLLAMA_MAX_QUEUE, how many requests may wait for a model load before the node answers 503;
+	// requests for a loaded model wait for a slot without limit. Zero means DefaultMaxQueue.
 	MaxQueue int
+	// ParallelGain is the aggregate decode throughput of four requests decoding at once relative to one; zero
+	// means DefaultParallelGain. It must lie between 1 (no gain) and 4 (linear).
+	ParallelGain float64
+	// RAMMB is the system memory in MiB that a model too large for the GPUs may spill into; zero means
+	// DefaultRAMMB.
+	RAMMB float64
 	// KeepAlive is OLLAMA_KEEP_ALIVE, how long an idle model stays loaded; zero means DefaultKeepAlive, negative
 	// forever. A request's keep_alive overrides it.
 	KeepAlive time.Duration

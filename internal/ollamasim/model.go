@@ -16,6 +16,9 @@ type Model struct {
 	VRAMMB float64 `json:"vram_mb,omitempty"`
 	// TokensPerSec is the generation speed on a node of speed 1; zero means DefaultTokensPerSec.
 	TokensPerSec float64 `json:"tokens_per_s,omitempty"`
+	// PrefillTokensPerSec is how fast the prompt is read on a node of speed 1; zero means DefaultPrefillFactor
+	// times TokensPerSec.
+	PrefillTokensPerSec float64 `json:"prefill_tokens_per_s,omitempty"`
 	// Family and ParameterSize fill the details in /api/tags and /api/ps, such as "llama" and "8.0B"; optional.
 	Family        string `json:"family,omitempty"`
 	ParameterSize string `json:"parameter_size,omitempty"`
@@ -23,6 +26,9 @@ type Model struct {
 
 // DefaultTokensPerSec is a Model's generation speed when it does not say.
 const DefaultTokensPerSec = 50
+
+// DefaultPrefillFactor is how many times faster than it generates a model reads its prompt when it does not say.
+const DefaultPrefillFactor = 40
 
 // FootprintMB is the memory the loaded model takes: VRAMMB, else SizeMB.
 func (m Model) FootprintMB() float64 {

@@ -38,8 +38,10 @@ type Stats struct {
 	Requests int
 	// ColdLoads counts the models loaded; Evictions the models unloaded (keep-alive expiry or to make room).
 	ColdLoads, Evictions int
-	// OutOfMemory, NotFound and Busy count the 500, 404 and 503 answers.
-	OutOfMemory, NotFound, Busy int
+	// OutOfMemory, NotFound and QueueFull count the 500, 404 and 503 answers.
+	OutOfMemory, NotFound, QueueFull int
+	// Busy is the simulated time during which at least one request was loading its model or generating.
+	Busy time.Duration
 }
 
 // New makes a node from cfg. It serves nothing until Start, or through Handler.

@@ -42,7 +42,7 @@ func (n *Node) begin(ctx context.Context, model string, keepAlive *time.Duration
 		n.mu.Unlock()
 		return nil, errNotFound{model}
 	case n.pending >= n.cfg.MaxQueue:
-		n.stats.Busy++
+		n.stats.QueueFull++
 		n.mu.Unlock()
 		return nil, errBusy{}
 	}
