@@ -89,7 +89,7 @@ func (s amdSysfsSampler) Sample(context.Context) (Reading, error) {
 	}
 	gpus := make([]gpustats.GPU, 0, len(cards))
 	for i, dev := range cards {
-		g := unknownGPU(i)
+		g := UnknownGPU(i)
 		g.Name = readString(filepath.Join(dev, "product_name"))
 		if g.Name == "" {
 			g.Name = strings.TrimSpace("AMD GPU " + readString(filepath.Join(dev, "device")))
@@ -105,7 +105,7 @@ func (s amdSysfsSampler) Sample(context.Context) (Reading, error) {
 				g.PowerW = parseMeasure(readString(filepath.Join(hw, "power1_input")), 1e-6)
 			}
 		}
-		tidy(&g)
+		Tidy(&g)
 		gpus = append(gpus, g)
 	}
 	return Reading{Vendor: gpustats.VendorAMD, GPUs: gpus}, nil

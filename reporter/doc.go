@@ -5,7 +5,8 @@
 // The pieces are independent:
 //
 //   - A Sampler reads GPUs. Open returns one by name ("nvml", "nvidia-smi", "amd", "rocm-smi", "intel", "none",
-//     "sim", or "auto", which tries them in turn and says why it passed over the others).
+//     "sim", or "auto", which tries them in turn and says why it passed over the others). "nvml" is in
+//     reporter/nvml, which a program imports to have it, so that only gpu-reporter links go-nvml.
 //   - An OllamaProbe asks Ollama's /api/ps every cycle and /api/tags less often.
 //   - Collect turns one sample and one probe into a gpustats.Report.
 //   - Run repeats that and publishes, surviving Redis outages, until its context ends; then it publishes a tombstone.

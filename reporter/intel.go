@@ -107,12 +107,12 @@ func (s *intelSampler) Sample(ctx context.Context) (Reading, error) {
 	}
 	gpus := make([]gpustats.GPU, len(s.devices))
 	for i, d := range s.devices {
-		g := unknownGPU(i)
+		g := UnknownGPU(i)
 		g.Name, g.UUID, g.MemoryTotalMB = d.name, d.uuid, d.totalMB
 		if r, ok := rows[d.id]; ok {
 			g.UtilizationPct, g.PowerW, g.TemperatureC, g.MemoryUsedMB = r.util, r.power, r.temp, r.usedMB
 		}
-		tidy(&g)
+		Tidy(&g)
 		gpus[i] = g
 	}
 	return Reading{Vendor: gpustats.VendorIntel, GPUs: gpus}, nil

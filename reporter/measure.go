@@ -20,10 +20,10 @@ func parseMeasure(s string, scale float64) gpustats.Measure {
 	return gpustats.Measure(f * scale)
 }
 
-// tidy completes and bounds a GPU's readings so that the report passes gpustats validation whatever a driver
+// Tidy completes and bounds a GPU's readings so that the report passes gpustats validation whatever a driver
 // said: a missing memory figure is derived from the other two, an out-of-range value becomes unknown (a broken
 // sensor must not make the whole report unpublishable), and memory is rounded to whole MiB as SOLLOL reports it.
-func tidy(g *gpustats.GPU) {
+func Tidy(g *gpustats.GPU) {
 	clamp := func(m *gpustats.Measure, max float64) {
 		if m.Known() && (*m < 0 || float64(*m) > max) {
 			*m = gpustats.Unknown
@@ -61,8 +61,8 @@ func tidy(g *gpustats.GPU) {
 	}
 }
 
-// unknownGPU is a GPU whose every reading is unknown.
-func unknownGPU(index int) gpustats.GPU {
+// UnknownGPU is a GPU whose every reading is unknown: where a sampler starts before it reads a device.
+func UnknownGPU(index int) gpustats.GPU {
 	return gpustats.GPU{Index: index, MemoryTotalMB: gpustats.Unknown, MemoryFreeMB: gpustats.Unknown,
 		MemoryUsedMB: gpustats.Unknown, UtilizationPct: gpustats.Unknown, TemperatureC: gpustats.Unknown,
 		PowerW: gpustats.Unknown}

@@ -29,7 +29,7 @@ func TestTidy(t *testing.T) {
 			gpustats.GPU{MemoryTotalMB: 100, MemoryFreeMB: u, MemoryUsedMB: u, UtilizationPct: u, TemperatureC: u, PowerW: u}},
 	} {
 		g := tc.in
-		tidy(&g)
+		Tidy(&g)
 		if !sameGPU(g, tc.want) {
 			t.Errorf("%s: got %+v, want %+v", tc.name, g, tc.want)
 		}
@@ -45,7 +45,7 @@ func TestGPULine(t *testing.T) {
 	if got, want := GPULine(g), "GPU 0: NVIDIA GeForce RTX 3070 | VRAM: 4123/8192MB | Util: 55% | Temp: 62°C"; got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
-	g = unknownGPU(3)
+	g = UnknownGPU(3)
 	g.Name = "Arc"
 	if got, want := GPULine(g), "GPU 3: Arc | VRAM: ?/?MB | Util: ?% | Temp: ?°C"; got != want {
 		t.Errorf("got  %q\nwant %q", got, want)

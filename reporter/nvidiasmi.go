@@ -57,7 +57,7 @@ func parseNvidiaSMI(out string) ([]gpustats.GPU, error) {
 		if strings.HasPrefix(g.UUID, "[") {
 			g.UUID = ""
 		}
-		tidy(&g)
+		Tidy(&g)
 		gpus = append(gpus, g)
 		if len(gpus) > gpustats.MaxGPUs {
 			return nil, fmt.Errorf("nvidia-smi: more than %d GPUs", gpustats.MaxGPUs)

@@ -46,13 +46,13 @@ func parseROCmSMI(out []byte) ([]gpustats.GPU, error) {
 	}
 	gpus := make([]gpustats.GPU, 0, len(found))
 	for i, c := range found {
-		g := unknownGPU(i)
+		g := UnknownGPU(i)
 		g.Name = "AMD GPU (card" + strconv.Itoa(c.n) + ")"
 		g.MemoryTotalMB = parseMeasure(jsonText(c.fields["VRAM Total Memory (B)"]), 1.0/mib)
 		g.MemoryUsedMB = parseMeasure(jsonText(c.fields["VRAM Total Used Memory (B)"]), 1.0/mib)
 		g.UtilizationPct = parseMeasure(jsonText(c.fields["GPU use (%)"]), 1)
 		g.TemperatureC = parseMeasure(jsonText(c.fields["Temperature (Sensor edge) (C)"]), 1)
-		tidy(&g)
+		Tidy(&g)
 		gpus = append(gpus, g)
 	}
 	return gpus, nil

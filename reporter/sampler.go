@@ -65,25 +65,47 @@ func (o Options) logger() *zap.Logger {
 	return o.Logger
 }
 
-// opener makes a sampler ready or says why it cannot be used on this node.
-type opener func(ctx context.Context, opts Options) (Sampler, error)
+// Opener makes a sampler ready or says why it cannot be used on this node.
+type Opener func(ctx context.Context, opts Options) (Sampler, error)
 
 // samplerEntry is one row of the samplers table. auto is false for a sampler that detection must never pick.
 type samplerEntry struct {
 	name string
-	open opener
+	open Opener
 	auto bool
 }
 
-// samplers is the table Open chooses from, in the order "auto" tries them.
+// samplers is the table Open chooses from, in the order "auto" tries them. "nvml" lives in reporter/nvml, which
+// links go-nvml through cgo: only a program that imports that package (gpu-reporter) has it, so that the gateway
+// and the demo, which use this package too, do not compile the binding.
 var samplers = []samplerEntry{
-	{"nvml", openNVML, true},
+	{"nvml", notLinked("nvml", "github.com/sollol-go/sollol/reporter/nvml"), true},
 	{"nvidia-smi", openNvidiaSMI, true},
 	{"amd", openAMDSysfs, true},
 	{"rocm-smi", openROCmSMI, true},
 	{"intel", openIntel, true},
 	{"none", openNone, true},
 	{"sim", openSim, false},
+}
+
+// Register supplies the opener of the sampler called name, whose code lives in a package of its own: the
+// package calls it from its init function, so that importing the package is what links the sampler in. It panics
+// on a name that the table does not hold.
+func Register(name string, open Opener) {
+	for i := range samplers {
+		if samplers[i].name == name {
+			samplers[i].open = open
+			return
+		}
+	}
+	panic("reporter: Register of unknown sampler " + name)
+}
+
+// notLinked is the opener of a sampler whose package the program does not import.
+func notLinked(name, pkg string) Opener {
+	return func(context.Context, Options) (Sampler, error) {
+		return nil, fmt.Errorf("this program does not include the %s sampler (it is in %s, which gpu-reporter imports)", name, pkg)
+	}
 }
 
 // Auto is the sampler name that detects the best sampler for this node.

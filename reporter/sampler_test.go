@@ -132,3 +132,11 @@ func TestSim(t *testing.T) {
 		t.Errorf("no GPU and no vendor gave vendor %q", r.Vendor)
 	}
 }
+
+// Without reporter/nvml imported (as in the gateway and the demo), "nvml" is known but says where it lives.
+func TestNVMLNotLinked(t *testing.T) {
+	_, err := Open(context.Background(), "nvml", Options{})
+	if err == nil || !strings.Contains(err.Error(), "reporter/nvml") {
+		t.Errorf("Open nvml without reporter/nvml: %v", err)
+	}
+}

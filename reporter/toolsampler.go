@@ -17,8 +17,8 @@ type toolSampler struct {
 	parse  func([]byte) ([]gpustats.GPU, error)
 }
 
-// toolOpener returns the opener of a toolSampler, which fails when the tool is not on PATH.
-func toolOpener(tool string, args []string, vendor string, parse func([]byte) ([]gpustats.GPU, error)) opener {
+// toolOpener returns the Opener of a toolSampler, which fails when the tool is not on PATH.
+func toolOpener(tool string, args []string, vendor string, parse func([]byte) ([]gpustats.GPU, error)) Opener {
 	return func(_ context.Context, opts Options) (Sampler, error) {
 		if _, err := exec.LookPath(tool); err != nil {
 			return nil, fmt.Errorf("%s not found on PATH", tool)

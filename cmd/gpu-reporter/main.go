@@ -18,6 +18,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+
+	_ "github.com/sollol-go/sollol/reporter/nvml" // the "nvml" sampler: only this program links go-nvml
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3"; otherwise the module version is used.

@@ -1,9 +1,11 @@
 //go:build cgo
 
-package reporter
+package nvml
 
 import (
+	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -13,7 +15,42 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/server"
 
 	"github.com/sollol-go/sollol/gpustats"
+	"github.com/sollol-go/sollol/reporter"
 )
+
+var u = gpustats.Unknown
+
+// checkGPUs compares GPU lists, with unknown equal to unknown.
+func checkGPUs(t *testing.T, got, want []gpustats.GPU) {
+	t.Helper()
+	eq := func(x, y gpustats.Measure) bool { return x == y || (math.IsNaN(float64(x)) && math.IsNaN(float64(y))) }
+	if len(got) != len(want) {
+		t.Fatalf("got %d GPUs, want %d:\n got %+v\nwant %+v", len(got), len(want), got, want)
+	}
+	for i, b := range want {
+		a := got[i]
+		if a.Index != b.Index || a.Name != b.Name || a.UUID != b.UUID || !eq(a.MemoryTotalMB, b.MemoryTotalMB) ||
+			!eq(a.MemoryFreeMB, b.MemoryFreeMB) || !eq(a.MemoryUsedMB, b.MemoryUsedMB) ||
+			!eq(a.UtilizationPct, b.UtilizationPct) || !eq(a.TemperatureC, b.TemperatureC) || !eq(a.PowerW, b.PowerW) {
+			t.Errorf("GPU %d:\n got %+v\nwant %+v", i, a, b)
+		}
+	}
+}
+
+// Importing the package registers the sampler: Open reaches NVML itself, which on a machine without a driver
+// says so (and with one, opens).
+func TestRegistered(t *testing.T) {
+	s, err := reporter.Open(context.Background(), "nvml", reporter.Options{})
+	switch {
+	case err == nil:
+		defer s.(interface{ Close() error }).Close()
+		if s.Name() != "nvml" {
+			t.Errorf("opened %q", s.Name())
+		}
+	case !strings.Contains(err.Error(), "NVML unavailable"):
+		t.Errorf("Open nvml: %v, want NVML's own answer", err)
+	}
+}
 
 // A mock whose every *Func is nil panics on any call, so these tests also prove which calls are made.
 

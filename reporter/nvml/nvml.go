@@ -1,6 +1,6 @@
 //go:build cgo
 
-package reporter
+package nvml
 
 import (
 	"context"
@@ -9,7 +9,10 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 
 	"github.com/sollol-go/sollol/gpustats"
+	"github.com/sollol-go/sollol/reporter"
 )
+
+func init() { reporter.Register("nvml", open) }
 
 // nvmlSampler reads NVIDIA GPUs through NVML, the library nvidia-smi itself uses, loaded at run time from
 // libnvidia-ml.so.1: no process per cycle and no tool on PATH.
@@ -20,7 +23,7 @@ type nvmlSampler struct {
 	v2 bool
 }
 
-func openNVML(_ context.Context, _ Options) (Sampler, error) {
+func open(context.Context, reporter.Options) (reporter.Sampler, error) {
 	return newNVML(nvml.New())
 }
 
@@ -45,22 +48,22 @@ func (s *nvmlSampler) Close() error {
 	return nil
 }
 
-func (s *nvmlSampler) Sample(context.Context) (Reading, error) {
+func (s *nvmlSampler) Sample(context.Context) (reporter.Reading, error) {
 	n, ret := s.lib.DeviceGetCount()
 	if ret != nvml.SUCCESS {
-		return Reading{}, fmt.Errorf("nvml: counting devices: %s", nvmlReturnText(ret))
+		return reporter.Reading{}, fmt.Errorf("nvml: counting devices: %s", nvmlReturnText(ret))
 	}
 	n = min(n, gpustats.MaxGPUs)
 	gpus := make([]gpustats.GPU, 0, n)
 	for i := range n {
-		g := unknownGPU(i)
+		g := reporter.UnknownGPU(i)
 		if dev, ret := s.lib.DeviceGetHandleByIndex(i); ret == nvml.SUCCESS {
 			s.read(dev, &g)
 		}
-		tidy(&g)
+		reporter.Tidy(&g)
 		gpus = append(gpus, g)
 	}
-	return Reading{Vendor: gpustats.VendorNVIDIA, GPUs: gpus}, nil
+	return reporter.Reading{Vendor: gpustats.VendorNVIDIA, GPUs: gpus}, nil
 }
 
 // read fills what dev gives; every value it does not give stays unknown.
@@ -99,7 +102,7 @@ func (s *nvmlSampler) readMemory(dev nvml.Device, g *gpustats.GPU) {
 	}
 }
 
-func mibOf(bytes uint64) gpustats.Measure { return gpustats.Measure(float64(bytes) / mib) }
+func mibOf(bytes uint64) gpustats.Measure { return gpustats.Measure(float64(bytes) / (1 << 20)) }
 
 // nvmlReturnText names an NVML return code without asking the library, which may not be loaded.
 func nvmlReturnText(ret nvml.Return) string {
