@@ -25,6 +25,10 @@ type Node struct {
 	InstalledKnown bool
 	// Draining is the report's Draining.
 	Draining bool
+	// NumParallel is the requests one loaded model serves at once (the report's ollama.num_parallel), and RAMMB
+	// the node's system memory (ollama.ram_mb); 0 when the report does not say.
+	NumParallel int
+	RAMMB       float64
 
 	MaxGPUFreeMB float64
 	// Updated is the report's own timestamp; Received is when this process accepted it.
@@ -72,6 +76,7 @@ func NewNode(r *Report, received time.Time) *Node {
 	}
 	if o := r.Ollama; o != nil {
 		n.InstalledKnown = o.Installed != nil
+		n.NumParallel, n.RAMMB = o.NumParallel, o.RAMMB
 		n.models = make(map[string]ModelInfo, len(o.Loaded)+len(o.Installed))
 		for _, m := range o.Installed {
 			name := CanonicalModel(m.Name)
