@@ -11,45 +11,51 @@ import (
 // its addresses, and each node's latest report is an immutable *Node swapped atomically in its slot. A new report
 // from a known node therefore costs one pointer store, however many nodes there are.
 type Snapshot struct {
-	ids   map[string]int // node id → slot
-	hosts map[string]int // host of the node id, then hostname and announced addresses → slot
+	ids   map[string]int  // node id → slot
+	hosts map[hostKey]int // host of the node id, then hostname and announced addresses, with the node id's port → slot
 	slots []atomic.Pointer[Node]
 }
 
+// hostKey is a host a node is known by and the port its node id names ("" when it names none). Two Ollama servers
+// on one machine differ by port: an upstream matches a node by host only where the ports agree or the node names
+// no port, so that it never takes the report of its neighbour on another port.
+type hostKey struct{ host, port string }
+
 // NewSnapshot builds a snapshot of nodes. The Watcher builds its own; this is for tests and tools.
 func NewSnapshot(nodes ...*Node) *Snapshot {
-	s := &Snapshot{ids: make(map[string]int, len(nodes)), hosts: make(map[string]int, len(nodes)), slots: make([]atomic.Pointer[Node], len(nodes))}
+	s := &Snapshot{ids: make(map[string]int, len(nodes)), hosts: make(map[hostKey]int, len(nodes)), slots: make([]atomic.Pointer[Node], len(nodes))}
 	for i, n := range nodes {
 		s.ids[n.Report.NodeID] = i
 		s.slots[i].Store(n)
 	}
-	// A host that leads to two different nodes is ambiguous (two Ollama servers on one machine, each with its own
-	// reporter): matching it would send one server's traffic by the other's report, so it matches none. Node ids'
-	// own hosts are taken first and win over what reports announce.
-	ambiguous := map[string]bool{}
-	claim := func(host string, i int) {
-		if j, ok := s.hosts[host]; ok && j != i {
-			ambiguous[host] = true
+	// A host and port that lead to two different nodes are ambiguous: matching them would send one server's
+	// traffic by the other's report, so they match none. Node ids' own hosts are taken first and win over what
+	// reports announce.
+	ambiguous := map[hostKey]bool{}
+	claim := func(k hostKey, i int) {
+		if j, ok := s.hosts[k]; ok && j != i {
+			ambiguous[k] = true
 		}
-		s.hosts[host] = i
+		s.hosts[k] = i
 	}
 	for i, n := range nodes {
-		claim(hostOf(n.Report.NodeID), i)
+		claim(splitHostPort(n.Report.NodeID), i)
 	}
-	owned := make(map[string]bool, len(s.hosts))
-	for h := range s.hosts {
-		owned[h] = true
+	owned := make(map[hostKey]bool, len(s.hosts))
+	for k := range s.hosts {
+		owned[k] = true
 	}
 	for i, n := range nodes {
+		port := splitHostPort(n.Report.NodeID).port
 		names := append([]string{n.Report.Hostname}, n.Report.Addresses...)
 		for _, a := range names {
-			if h := hostOf(a); h != "" && !owned[h] {
-				claim(h, i)
+			if k := (hostKey{splitHostPort(a).host, port}); k.host != "" && !owned[k] {
+				claim(k, i)
 			}
 		}
 	}
-	for h := range ambiguous {
-		delete(s.hosts, h)
+	for k := range ambiguous {
+		delete(s.hosts, k)
 	}
 	return s
 }
@@ -58,7 +64,8 @@ func NewSnapshot(nodes ...*Node) *Snapshot {
 func (s *Snapshot) Node(id string) *Node { return s.RefByID(id).Load() }
 
 // Lookup finds the node behind an upstream dial address ("host:port"): by exact node id, then by the host of a
-// node id, then by the host names and addresses that reports announce. It returns nil when no report matches.
+// node id, then by the host names and addresses that reports announce, each where the node id names the dial's
+// port or none. It returns nil when no report matches: never the report of another port on the same host.
 func (s *Snapshot) Lookup(dial string) *Node { return s.Ref(dial).Load() }
 
 // NodeRef is where a node's latest report lives in a snapshot. Holding one saves the lookup: Load returns the
@@ -93,7 +100,11 @@ func (s *Snapshot) Ref(dial string) NodeRef {
 	if i, ok := s.ids[dial]; ok {
 		return NodeRef{&s.slots[i]}
 	}
-	if i, ok := s.hosts[hostOf(dial)]; ok {
+	k := splitHostPort(dial)
+	if i, ok := s.hosts[k]; ok {
+		return NodeRef{&s.slots[i]}
+	}
+	if i, ok := s.hosts[hostKey{k.host, ""}]; ok {
 		return NodeRef{&s.slots[i]}
 	}
 	return NodeRef{}
@@ -140,9 +151,10 @@ func (s *Snapshot) sameIndex(n *Node) bool {
 	return true
 }
 
-func hostOf(addr string) string {
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		return h
+// splitHostPort splits "host:port"; an address without a port is all host.
+func splitHostPort(addr string) hostKey {
+	if h, p, err := net.SplitHostPort(addr); err == nil {
+		return hostKey{h, p}
 	}
-	return addr
+	return hostKey{host: addr}
 }

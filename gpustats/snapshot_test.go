@@ -15,15 +15,20 @@ func TestSnapshotLookup(t *testing.T) {
 		node("10.0.0.6:11434", "gpu2"), node("10.0.0.6:11435", "gpu2"),
 		// A report that announces another node's host does not take it over.
 		node("10.0.0.7:11434", "gpu3", "10.0.0.5"),
+		node("gpu4", "", "10.0.0.8"),
 	)
 	for dial, want := range map[string]string{
 		"10.0.0.5:11434": "10.0.0.5:11434", // exact
-		"10.0.0.5:8080":  "10.0.0.5:11434", // by host of the node id
+		"10.0.0.5:8080":  "",               // never by host where the node id names another port
+		"gpu1.lan:8080":  "",
 		"gpu1.lan:11434": "10.0.0.5:11434", // by an announced address
 		"gpu1:11434":     "10.0.0.5:11434", // by the announced host name
 		"10.0.0.6:11435": "10.0.0.6:11435", // exact still works on a shared host
-		"10.0.0.6:11436": "",               // but the shared host itself is ambiguous
-		"gpu2:11434":     "",               // and so is its host name
+		"10.0.0.6:11436": "",               // a third port on the shared host takes neither report
+		"gpu2:11434":     "10.0.0.6:11434", // its host name where the ports agree
+		"gpu2:11436":     "",
+		"gpu4:11434":     "gpu4", // a node id without a port matches every port of its host
+		"10.0.0.8:8080":  "gpu4", // and of the addresses it announces
 		"gpu3:11434":     "10.0.0.7:11434",
 		"10.9.9.9:11434": "",
 	} {

@@ -79,9 +79,9 @@ func TestPublishReachesWatcher(t *testing.T) {
 		t.Fatalf("stream: %v %v", err, entries)
 	}
 
-	// Lookup by host and tombstone removal.
-	if w.Snapshot().Lookup("10.0.0.5:8080") == nil {
-		t.Fatal("lookup by host failed")
+	// Lookup by address, never by another port of its host, and tombstone removal.
+	if w.Snapshot().Lookup("10.0.0.5:11434") == nil || w.Snapshot().Lookup("10.0.0.5:8080") != nil {
+		t.Fatal("lookup by address failed, or another port of its host took its report")
 	}
 	if err := p.Tombstone(ctx, "10.0.0.5:11434"); err != nil {
 		t.Fatal(err)
