@@ -30,6 +30,11 @@ type OllamaProbe struct {
 	// Client sends the requests; nil means a client with no proxy, so that a node's HTTP_PROXY setting does not
 	// route the probe of its own Ollama elsewhere.
 	Client *http.Client
+	// NumParallel is reported as ollama.num_parallel: how many requests one loaded model serves at once
+	// (Ollama's OLLAMA_NUM_PARALLEL, which Ollama's API does not tell). Zero leaves it out.
+	NumParallel int
+	// RAMMB is reported as ollama.ram_mb: the node's system memory (see SystemRAMMB). Zero leaves it out.
+	RAMMB float64
 
 	mu        sync.Mutex
 	installed []gpustats.InstalledModel
@@ -45,9 +50,10 @@ func (p *OllamaProbe) Probe(ctx context.Context) *gpustats.Ollama {
 		p.mu.Lock()
 		p.installed, p.tagsAt = nil, time.Time{}
 		p.mu.Unlock()
-		return &gpustats.Ollama{Reachable: false, Loaded: []gpustats.LoadedModel{}}
+		return &gpustats.Ollama{Reachable: false, Loaded: []gpustats.LoadedModel{}, NumParallel: p.NumParallel, RAMMB: p.RAMMB}
 	}
-	return &gpustats.Ollama{Reachable: true, Loaded: loaded, Installed: p.tags(ctx, c)}
+	return &gpustats.Ollama{Reachable: true, Loaded: loaded, Installed: p.tags(ctx, c), NumParallel: p.NumParallel,
+		RAMMB: p.RAMMB}
 }
 
 // tags returns the installed models, asking Ollama when the cached list is older than TagsEvery.

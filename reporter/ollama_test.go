@@ -49,10 +49,10 @@ const (
 
 func TestOllamaProbe(t *testing.T) {
 	f := newFakeOllama(t, psTwoModels, tagsTwoModels)
-	p := &OllamaProbe{URL: f.srv.URL + "/", TagsEvery: time.Hour}
+	p := &OllamaProbe{URL: f.srv.URL + "/", TagsEvery: time.Hour, NumParallel: 4, RAMMB: 64206}
 	got := p.Probe(context.Background())
 	want := &gpustats.Ollama{
-		Reachable: true,
+		Reachable: true, NumParallel: 4, RAMMB: 64206,
 		Loaded: []gpustats.LoadedModel{
 			{Name: "llama3.1:8b", SizeMB: 5200, SizeVRAMMB: 5200, ExpiresAt: "2026-11-27T10:00:00Z"},
 			{Name: "qwen2.5:7b", SizeMB: 4500, SizeVRAMMB: 2000, ExpiresAt: "2026-11-27T10:05:00Z"},
@@ -84,9 +84,10 @@ func TestOllamaUnreachable(t *testing.T) {
 	f := newFakeOllama(t, "", "")
 	url := f.srv.URL
 	f.srv.Close()
-	p := &OllamaProbe{URL: url, Timeout: time.Second}
+	p := &OllamaProbe{URL: url, Timeout: time.Second, NumParallel: 2, RAMMB: 1024}
 	got := p.Probe(context.Background())
-	checkOllama(t, got, &gpustats.Ollama{Reachable: false, Loaded: []gpustats.LoadedModel{}})
+	// The node's own facts are reported even while its Ollama does not answer.
+	checkOllama(t, got, &gpustats.Ollama{Reachable: false, Loaded: []gpustats.LoadedModel{}, NumParallel: 2, RAMMB: 1024})
 }
 
 func TestOllamaBadAnswers(t *testing.T) {
@@ -134,7 +135,8 @@ func TestOllamaBadAnswers(t *testing.T) {
 func checkOllama(t *testing.T, got, want *gpustats.Ollama) {
 	t.Helper()
 	if got.Reachable != want.Reachable || len(got.Loaded) != len(want.Loaded) || len(got.Installed) != len(want.Installed) ||
-		(got.Installed == nil) != (want.Installed == nil) || got.Loaded == nil {
+		(got.Installed == nil) != (want.Installed == nil) || got.Loaded == nil || got.NumParallel != want.NumParallel ||
+		got.RAMMB != want.RAMMB {
 		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
 	for i := range want.Loaded {

@@ -59,13 +59,12 @@ func daemon(ctx context.Context, c *config, stdout io.Writer, log *zap.Logger) e
 		}
 		key = k
 	}
-	nodeID := c.nodeID
-	if nodeID == "" {
-		id, err := reporter.DefaultNodeID(c.ollamaURL)
-		if err != nil {
-			return fmt.Errorf("cannot find this host's address for the node id (%v): set --node-id", err)
-		}
-		nodeID = id
+	nodeID, err := resolveNodeID(c.nodeID, c.ollamaURL)
+	if err != nil {
+		return err
+	}
+	if c.drainFile == "" {
+		c.drainFile = defaultDrainFile(nodeID)
 	}
 	sampler, err := reporter.Open(ctx, c.sampler, reporter.Options{SimState: c.simState, Logger: log})
 	if err != nil {
@@ -87,9 +86,10 @@ func daemon(ctx context.Context, c *config, stdout io.Writer, log *zap.Logger) e
 		Addresses: reporter.LocalAddresses(),
 		Interval:  c.interval,
 		Sampler:   sampler,
-		Ollama:    &reporter.OllamaProbe{URL: c.ollamaURL},
-		Draining:  drainingFunc(c),
-		Logger:    log,
+		Ollama: &reporter.OllamaProbe{URL: c.ollamaURL, NumParallel: c.numParallel,
+			RAMMB: reporter.SystemRAMMB(reporter.DefaultMemInfo)},
+		Draining: drainingFunc(c),
+		Logger:   log,
 	}
 	if client != nil {
 		cfg.Publisher = gpustats.NewPublisher(client, gpustats.PublisherOptions{Key: key})

@@ -10,7 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
+	"github.com/sollol-go/sollol/gpustats"
 	"github.com/sollol-go/sollol/reporter"
 )
 
@@ -26,6 +28,7 @@ type config struct {
 	hmacKeyFile                    string
 	once, json, drain, showVersion bool
 	drainFile                      string
+	numParallel                    int
 	logLevel                       string
 	metricsAddr                    string
 
@@ -84,20 +87,46 @@ func newFlagSet(name string, stderr io.Writer) *config {
 	fs.BoolVar(&c.once, "once", false, "publish one report and exit")
 	fs.BoolVar(&c.json, "json", false, "print one report as JSON to standard output and exit, without Redis")
 	fs.BoolVar(&c.drain, "drain", false, "report this node as draining: gateways send it no new requests while others can take them")
-	fs.StringVar(&c.drainFile, "drain-file", defaultDrainFile(), "while this file exists the node reports itself draining (see `gpu-reporter drain`)")
+	fs.StringVar(&c.drainFile, "drain-file", "", "while this `file` exists the node reports itself draining; gpu-reporter drain creates it (default: "+drainFileHelp+")")
+	fs.IntVar(&c.numParallel, "num-parallel", 1, "requests one loaded model serves at once: the OLLAMA_NUM_PARALLEL this node's Ollama runs with, which its API does not tell; OLLAMA_NUM_PARALLEL in gpu-reporter's environment sets it too. 1 is Ollama's default")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve this node's Prometheus metrics (GPUs, Ollama, publishing) at http://ADDR/metrics, such as :9111; empty serves none")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error; debug shows every GPU line of every report")
 	fs.BoolVar(&c.showVersion, "version", false, "print the version and exit")
 	c.fs = fs
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: %s [flags]\n\nEvery flag can be set through the environment variable named after it (--redis-host: %s); the flag wins.\n\n", name, envName("redis-host"))
+		out := fs.Output()
+		if name == "gpu-reporter" {
+			fmt.Fprint(out, commandsUsage)
+		} else {
+			fmt.Fprintf(out, "Usage: %s [flags]\n", name)
+		}
+		fmt.Fprintf(out, "\nEvery flag can be set through the environment variable named after it (--redis-host: %s); the flag wins.\n\nFlags:\n", envName("redis-host"))
 		fs.PrintDefaults()
 	}
 	return c
 }
 
-// parse applies the environment, then the command line.
+// commandsUsage starts the daemon's --help and `gpu-reporter help`.
+const commandsUsage = `Usage:
+  gpu-reporter [flags]                run: publish this node's report every --interval until SIGINT or SIGTERM
+  gpu-reporter --once --json          print one report as JSON and exit, touching nothing
+  gpu-reporter install [flags]        write and start a systemd user unit that runs gpu-reporter with these flags
+  gpu-reporter drain [--off]          mark this node draining (or, with --off, no longer) from its next report on
+  gpu-reporter help [install|drain]   this help, or a command's
+
+The whole guide: https://github.com/sollol-go/sollol/blob/main/docs/gpu-reporter.md
+`
+
+// parse applies the environment, then the command line. OLLAMA_NUM_PARALLEL, read as Ollama reads it (an unusable
+// value is Ollama's default, 1), sets --num-parallel where neither SOLLOL_NUM_PARALLEL nor the flag does.
 func (c *config) parse(args []string) error {
+	if v := os.Getenv("OLLAMA_NUM_PARALLEL"); v != "" && c.fs.Lookup("num-parallel") != nil {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			n = 1
+		}
+		c.fs.Set("num-parallel", strconv.FormatUint(min(max(n, 1), gpustats.MaxNumParallel), 10))
+	}
 	var envErr error
 	c.fs.VisitAll(func(f *flag.Flag) {
 		if v, ok := os.LookupEnv(envName(f.Name)); ok && envErr == nil {
@@ -113,7 +142,10 @@ func (c *config) parse(args []string) error {
 		return err
 	}
 	if c.fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", c.fs.Arg(0))
+		return fmt.Errorf("unexpected argument %q (commands: install, drain, help)", c.fs.Arg(0))
+	}
+	if c.numParallel < 1 || c.numParallel > gpustats.MaxNumParallel {
+		return fmt.Errorf("--num-parallel %d: want 1 to %d", c.numParallel, gpustats.MaxNumParallel)
 	}
 	c.set = nil
 	c.fs.VisitAll(func(f *flag.Flag) {
@@ -138,17 +170,40 @@ func redactIf(flagName, v string) string {
 	return v
 }
 
-// defaultDrainFile is $XDG_STATE_HOME/sollol/gpu-reporter.drain, or ~/.local/state/sollol/gpu-reporter.drain.
-func defaultDrainFile() string {
+// drainFileHelp says what defaultDrainFile does, for --help.
+const drainFileHelp = "$XDG_STATE_HOME/sollol/gpu-reporter-NODE_ID.drain, or under ~/.local/state, one per --node-id"
+
+// defaultDrainFile is the drain file of the node nodeID: $XDG_STATE_HOME/sollol/gpu-reporter-<node id>.drain, or
+// under ~/.local/state. One file per node id, so that two reporters on one machine (two Ollama servers) drain
+// apart. Characters a file name should not hold become "_": 10.0.0.5:11434 is gpu-reporter-10.0.0.5_11434.drain.
+func defaultDrainFile(nodeID string) string {
+	name := "gpu-reporter-" + strings.Map(func(r rune) rune {
+		if r < 0x80 && (r == '.' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return r
+		}
+		return '_'
+	}, nodeID) + ".drain"
 	dir := os.Getenv("XDG_STATE_HOME")
 	if dir == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return filepath.Join(os.TempDir(), "sollol-gpu-reporter.drain")
+			return filepath.Join(os.TempDir(), "sollol-"+name)
 		}
 		dir = filepath.Join(home, ".local", "state")
 	}
-	return filepath.Join(dir, "sollol", "gpu-reporter.drain")
+	return filepath.Join(dir, "sollol", name)
+}
+
+// resolveNodeID is --node-id, or the default node id for --ollama-url (see reporter.DefaultNodeID).
+func resolveNodeID(nodeID, ollamaURL string) (string, error) {
+	if nodeID != "" {
+		return nodeID, nil
+	}
+	id, err := reporter.DefaultNodeID(ollamaURL)
+	if err != nil {
+		return "", fmt.Errorf("cannot find this host's address for the node id (%v): set --node-id", err)
+	}
+	return id, nil
 }
 
 // readSecretFile reads a password or key file, without the line break an editor or echo leaves at its end.

@@ -8,6 +8,7 @@
 //	gpu-reporter --once --json      print one report as JSON and exit, touching nothing
 //	gpu-reporter install [flags]    write and start a systemd user unit running gpu-reporter with these flags
 //	gpu-reporter drain [--off]      mark this node draining (or not) from its next report on
+//	gpu-reporter help [command]     the flags and commands
 //
 // Every flag can also be set through an environment variable (see --help); a flag on the command line wins.
 // docs/gpu-reporter.md has the whole guide.
@@ -48,9 +49,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runInstall(args[1:], stdout, stderr)
 		case "drain":
 			return runDrain(args[1:], stdout, stderr)
+		case "help":
+			return runHelp(args[1:], stdout, stderr)
 		}
 	}
 	return runDaemon(args, stdout, stderr)
+}
+
+// runHelp prints the daemon's help, or a command's, to stdout.
+func runHelp(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		newFlagSet("gpu-reporter", stdout).fs.Usage()
+		return exitOK
+	}
+	switch args[0] {
+	case "install":
+		return runInstall([]string{"--help"}, stdout, stdout)
+	case "drain":
+		return runDrain([]string{"--help"}, stdout, stdout)
+	}
+	fmt.Fprintf(stderr, "gpu-reporter help: no command %q (commands: install, drain)\n", args[0])
+	return exitUsage
 }
 
 func versionString() string {

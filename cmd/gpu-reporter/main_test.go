@@ -15,10 +15,11 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// cleanEnv clears every SOLLOL_ variable for the test, so that the developer's environment cannot change results.
+// cleanEnv clears every SOLLOL_ variable and OLLAMA_NUM_PARALLEL for the test, so that the developer's environment
+// cannot change results.
 func cleanEnv(t *testing.T) {
 	for _, kv := range os.Environ() {
-		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, envPrefix) {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, envPrefix) || name == "OLLAMA_NUM_PARALLEL" {
 			t.Setenv(name, "")
 			os.Unsetenv(name)
 		}
@@ -48,6 +49,10 @@ func TestOnceJSONSamplerNone(t *testing.T) {
 	if rep.Vendor != gpustats.VendorNone || rep.NodeID != "10.0.0.5:11434" || rep.Note != "CPU-only mode" || len(rep.GPUs) != 0 ||
 		rep.Schema != gpustats.Schema || rep.Ollama == nil || rep.Ollama.Reachable || rep.Draining {
 		t.Errorf("report %+v", rep)
+	}
+	// The node's memory, from /proc/meminfo where there is one.
+	if _, err := os.Stat("/proc/meminfo"); err == nil && (rep.Ollama.RAMMB < 64 || rep.Ollama.NumParallel != 1) {
+		t.Errorf("ollama member %+v: want ram_mb from /proc/meminfo and num_parallel 1", rep.Ollama)
 	}
 }
 
@@ -191,4 +196,117 @@ func buildBinary(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+func TestHelp(t *testing.T) {
+	cleanEnv(t)
+	code, _, errs := runCmd(t, "--help")
+	if code != 0 {
+		t.Fatalf("--help: exit %d", code)
+	}
+	code, out, _ := runCmd(t, "help")
+	if code != 0 || out != errs {
+		t.Errorf("help: exit %d, and its text differs from --help's:\n%s\n---\n%s", code, out, errs)
+	}
+	for _, want := range []string{"gpu-reporter install", "gpu-reporter drain", "-drain-file file", "-num-parallel"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help does not mention %q:\n%s", want, out)
+		}
+	}
+	if code, out, _ := runCmd(t, "help", "drain"); code != 0 || !strings.Contains(out, "Usage: gpu-reporter drain") {
+		t.Errorf("help drain: exit %d\n%s", code, out)
+	}
+	if code, out, _ := runCmd(t, "help", "install"); code != 0 || !strings.Contains(out, "-print") {
+		t.Errorf("help install: exit %d\n%s", code, out)
+	}
+	if code, _, errs := runCmd(t, "help", "nap"); code != exitUsage || !strings.Contains(errs, "install, drain") {
+		t.Errorf("help nap: exit %d: %s", code, errs)
+	}
+	if _, _, errs := runCmd(t, "stray"); !strings.Contains(errs, "commands: install, drain, help") {
+		t.Errorf("a stray argument does not name the commands: %s", errs)
+	}
+}
+
+// Two reporters on one machine (two Ollama servers) have a drain file each by default: draining one leaves the
+// other serving, and the undo hint repeats the flags that chose the file.
+func TestDrainPerNode(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	draining := func(node string) bool {
+		t.Helper()
+		code, out, errs := runCmd(t, "--json", "--sampler", "none", "--ollama-url", deadURL, "--node-id", node)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		rep, err := (&gpustats.Decoder{}).Decode(bytes.TrimSpace([]byte(out)), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Draining
+	}
+	code, out, errs := runCmd(t, "drain", "--node-id", "10.0.0.5:11435")
+	if code != 0 || !strings.Contains(out, "gpu-reporter-10.0.0.5_11435.drain") ||
+		!strings.HasSuffix(out, "Undo with: gpu-reporter drain --off --node-id 10.0.0.5:11435\n") {
+		t.Fatalf("drain: exit %d: %q %s", code, out, errs)
+	}
+	if !draining("10.0.0.5:11435") || draining("10.0.0.5:11434") {
+		t.Error("draining one node did not drain it alone")
+	}
+	if code, _, _ := runCmd(t, "drain", "--off", "--node-id", "10.0.0.5:11435"); code != 0 || draining("10.0.0.5:11435") {
+		t.Error("drain --off did not undo it")
+	}
+
+	file := filepath.Join(t.TempDir(), "my drain")
+	code, out, _ = runCmd(t, "drain", "--drain-file", file)
+	if code != 0 || !strings.HasSuffix(out, "Undo with: gpu-reporter drain --off --drain-file '"+file+"'\n") {
+		t.Errorf("drain --drain-file: exit %d: %q", code, out)
+	}
+	if code, _, _ := runCmd(t, "drain", "--off", "--drain-file", file); code != 0 {
+		t.Fatal("drain --off --drain-file failed")
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Errorf("drain file still there: %v", err)
+	}
+}
+
+// --num-parallel is reported as ollama.num_parallel; OLLAMA_NUM_PARALLEL sets it as Ollama reads it, and the flag
+// or SOLLOL_NUM_PARALLEL wins.
+func TestNumParallel(t *testing.T) {
+	cleanEnv(t)
+	reported := func(args ...string) int {
+		t.Helper()
+		code, out, errs := runCmd(t, append([]string{"--json", "--sampler", "none", "--ollama-url", deadURL, "--node-id", "n:1"}, args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+		rep, err := (&gpustats.Decoder{}).Decode(bytes.TrimSpace([]byte(out)), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Ollama.NumParallel
+	}
+	t.Setenv("OLLAMA_NUM_PARALLEL", "")
+	os.Unsetenv("OLLAMA_NUM_PARALLEL")
+	if n := reported(); n != 1 {
+		t.Errorf("default: %d, want 1", n)
+	}
+	for env, want := range map[string]int{"4": 4, "0": 1, "lots": 1, "99999": gpustats.MaxNumParallel} {
+		t.Setenv("OLLAMA_NUM_PARALLEL", env)
+		if n := reported(); n != want {
+			t.Errorf("OLLAMA_NUM_PARALLEL=%s: %d, want %d", env, n, want)
+		}
+	}
+	t.Setenv("OLLAMA_NUM_PARALLEL", "4")
+	if n := reported("--num-parallel", "2"); n != 2 {
+		t.Errorf("flag: %d, want 2", n)
+	}
+	t.Setenv("SOLLOL_NUM_PARALLEL", "3")
+	if n := reported(); n != 3 {
+		t.Errorf("SOLLOL_NUM_PARALLEL: %d, want 3", n)
+	}
+	for _, bad := range []string{"0", "-1", "2000"} {
+		if code, _, errs := runCmd(t, "--json", "--num-parallel", bad); code != exitUsage || !strings.Contains(errs, "--num-parallel") {
+			t.Errorf("--num-parallel %s: exit %d: %s", bad, code, errs)
+		}
+	}
 }
