@@ -86,7 +86,7 @@ func (n *Node) serveNative(w http.ResponseWriter, r *http.Request, chat bool) {
 		}
 		return nil
 	}
-	res, err := n.run(r.Context(), req, stream, start, emit)
+	res, err := n.run(r.Context(), req, start, emit)
 	if err != nil {
 		if res.Reason == "" { // nothing written yet
 			writeError(w, err)

@@ -40,23 +40,23 @@ func TestGenerateStreamsNDJSONByDefault(t *testing.T) {
 		t.Fatalf("%d %s", status, ctype)
 	}
 	ls := decodeLines(t, body)
-	// 60 tokens in chunks of 25: 25, 25, 10, then the final line.
-	if len(ls) != 4 {
+	// 60 tokens: the first alone, then chunks of 25: 1, 25, 25, 9, then the final line.
+	if len(ls) != 5 {
 		t.Fatalf("%d lines: %s", len(ls), body)
 	}
 	text := ""
-	for _, l := range ls[:3] {
+	for _, l := range ls[:4] {
 		if l.Done || l.Model != "small:1b" || l.CreatedAt == "" {
 			t.Fatalf("chunk %+v", l)
 		}
 		text += l.Response
 	}
-	last := ls[3]
+	last := ls[4]
 	if !last.Done || last.DoneReason != "length" || last.EvalCount != 60 || last.Load <= 0 || last.Total < last.Load {
 		t.Fatalf("final line %+v", last)
 	}
-	if len(strings.Fields(text)) != 60 {
-		t.Errorf("streamed %d words, want 60", len(strings.Fields(text)))
+	if text != Answer(60) {
+		t.Errorf("streamed %q, want Answer(60)", text)
 	}
 	if _, err := time.Parse(time.RFC3339Nano, last.CreatedAt); err != nil {
 		t.Error(err)
@@ -73,7 +73,7 @@ func TestChatStreamAndNot(t *testing.T) {
 	}
 	_, ctype, body := post(t, n, "/api/chat", `{"model":"small:1b","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":30}}`)
 	ls = decodeLines(t, body)
-	if ctype != "application/x-ndjson" || len(ls) != 3 || ls[0].Message == nil || ls[0].Done || !ls[2].Done {
+	if ctype != "application/x-ndjson" || len(ls) != 4 || ls[0].Message == nil || ls[0].Done || !ls[3].Done {
 		t.Fatalf("%s %s", ctype, body)
 	}
 }
@@ -113,10 +113,10 @@ func TestOpenAIChat(t *testing.T) {
 
 	status, ctype, body = post(t, n, "/v1/chat/completions", `{"model":"small:1b","messages":[{"role":"user","content":"hi"}],"stream":true,"max_tokens":30}`)
 	ls := lines(body)
-	if status != 200 || ctype != "text/event-stream" || len(ls) != 4 || ls[3] != "data: [DONE]" {
+	if status != 200 || ctype != "text/event-stream" || len(ls) != 5 || ls[4] != "data: [DONE]" {
 		t.Fatalf("%d %s %q", status, ctype, ls)
 	}
-	for i, l := range ls[:3] {
+	for i, l := range ls[:4] {
 		var ch struct {
 			Object  string
 			Choices []struct {
@@ -127,7 +127,7 @@ func TestOpenAIChat(t *testing.T) {
 		if err := json.Unmarshal([]byte(strings.TrimPrefix(l, "data: ")), &ch); err != nil || ch.Object != "chat.completion.chunk" {
 			t.Fatalf("event %q: %v", l, err)
 		}
-		if last := i == 2; (ch.Choices[0].FinishReason != nil) != last {
+		if last := i == 3; (ch.Choices[0].FinishReason != nil) != last {
 			t.Fatalf("event %d %q: finish_reason set only on the last", i, l)
 		}
 	}

@@ -3,6 +3,7 @@ package ollamasim
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -103,8 +104,12 @@ func (c *Config) setDefaults() error {
 	}
 	c.Models = models
 	if c.Speed < 0 || c.LoadMBps < 0 || c.LoadBase < 0 || c.MaxLoaded < 0 || c.NumParallel < 0 || c.MaxQueue < 0 ||
-		c.Tokens < 0 || c.ChunkTokens < 0 || c.StateEvery < 0 {
-		return errors.New("ollamasim: speeds, counts and durations must not be negative")
+		c.Tokens < 0 || c.ChunkTokens < 0 || c.StateEvery < 0 || c.RAMMB < 0 {
+		return errors.New("ollamasim: speeds, sizes, counts and durations must not be negative")
+	}
+	if c.ParallelGain != 0 && !(c.ParallelGain >= 1 && c.ParallelGain <= 4) {
+		return fmt.Errorf("ollamasim: parallel_gain %g: want the throughput of 4 requests at once relative to one, "+
+			"from 1 (no gain) to 4 (linear)", c.ParallelGain)
 	}
 	setIfZero(&c.Speed, 1)
 	setIfZero(&c.LoadMBps, DefaultLoadMBps)
@@ -112,6 +117,8 @@ func (c *Config) setDefaults() error {
 	setIfZero(&c.MaxLoaded, 3*len(c.GPUs))
 	setIfZero(&c.NumParallel, DefaultNumParallel)
 	setIfZero(&c.MaxQueue, DefaultMaxQueue)
+	setIfZero(&c.ParallelGain, DefaultParallelGain)
+	setIfZero(&c.RAMMB, DefaultRAMMB)
 	setIfZero(&c.KeepAlive, DefaultKeepAlive)
 	setIfZero(&c.Tokens, DefaultTokens)
 	setIfZero(&c.ChunkTokens, DefaultChunkTokens)
@@ -135,7 +142,23 @@ func (c *Config) loadTime(m *Model) time.Duration {
 	return c.LoadBase + time.Duration(m.FootprintMB()/c.LoadMBps*float64(time.Second))
 }
 
-// genTime is how long generating tokens of m takes.
-func (c *Config) genTime(m *Model, tokens int) time.Duration {
-	return time.Duration(float64(tokens) / (m.tokensPerSec() * c.Speed) * float64(time.Second))
+// CPUSlowdown is how many times slower a model's layers run when they spilled to system memory than on a GPU: a
+// model with a share f of its size on the CPU reads and generates 1 + (CPUSlowdown-1)·f times slower, since its
+// layers run one after the other. Token generation is bound by memory bandwidth, about 1 TB/s on a current GPU
+// against 60 to 100 GB/s of dual-channel DDR5.
+const CPUSlowdown = 10
+
+// decodeTime is how long generating tokens of m takes while k requests of it generate at once, each at the speed
+// of one times k^(a-1), where 4^a = ParallelGain: together they go faster than one, but not k times.
+func (c *Config) decodeTime(m *Model, tokens, k int, cpuShare float64) time.Duration {
+	a := math.Log(c.ParallelGain) / math.Log(4)
+	rate := m.tokensPerSec() * c.Speed * math.Pow(float64(max(k, 1)), a-1)
+	return seconds(float64(tokens) / rate * (1 + (CPUSlowdown-1)*cpuShare))
 }
+
+// prefillTime is how long reading tokens of a prompt for m takes.
+func (c *Config) prefillTime(m *Model, tokens int, cpuShare float64) time.Duration {
+	return seconds(float64(tokens) / (m.prefillPerSec() * c.Speed) * (1 + (CPUSlowdown-1)*cpuShare))
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

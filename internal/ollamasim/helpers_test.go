@@ -113,3 +113,61 @@ func generate(t *testing.T, n *Node, model string, extra string) {
 		t.Fatalf("generate %s: %d %s", model, status, body)
 	}
 }
+
+// final is the last line of a native answer, with Ollama's figures.
+type final struct {
+	Done               bool   `json:"done"`
+	DoneReason         string `json:"done_reason"`
+	Total              int64  `json:"total_duration"`
+	Load               int64  `json:"load_duration"`
+	PromptEvalCount    int    `json:"prompt_eval_count"`
+	PromptEvalDuration int64  `json:"prompt_eval_duration"`
+	EvalCount          int    `json:"eval_count"`
+	EvalDuration       int64  `json:"eval_duration"`
+	Error              string `json:"error"`
+}
+
+// ask posts a non-streamed native request and returns its status and decoded answer.
+func ask(t *testing.T, n *Node, path, body string) (int, final) {
+	t.Helper()
+	status, _, b := post(t, n, path, body)
+	var f final
+	if err := json.Unmarshal([]byte(b), &f); err != nil {
+		t.Errorf("%s: %v", b, err)
+	}
+	return status, f
+}
+
+// askOK is ask that fails the test unless the answer is 200.
+func askOK(t *testing.T, n *Node, path, body string) final {
+	t.Helper()
+	status, f := ask(t, n, path, body)
+	if status != 200 {
+		t.Fatalf("%s %s: %d %+v", path, body, status, f)
+	}
+	return f
+}
+
+// waitFor polls cond, under the node's lock, until it holds; it fails the test after a few seconds.
+func waitFor(t *testing.T, n *Node, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		n.mu.Lock()
+		ok := cond()
+		n.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited in vain for %s", what)
+		}
+	}
+}
+
+// near reports whether got is within frac of want.
+func near(got, want time.Duration, frac float64) bool {
+	return got >= time.Duration(float64(want)*(1-frac)) && got <= time.Duration(float64(want)*(1+frac))
+}
+
+// fast makes loads instant, so that a test sees only what it measures.
+func fast(c *Config) { c.LoadBase = time.Nanosecond; c.LoadMBps = 1e12 }

@@ -53,20 +53,21 @@ func digest(name string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// servePS answers GET /api/ps: the loaded models, most recently used first, with their memory in bytes and when
+// servePS answers GET /api/ps: the loaded models, most recently used first, with their memory in bytes (size_vram
+// the part on the GPUs, less than size when the rest spilled to system memory) and when
 // they unload (far in the future for a model in use or kept forever, as Ollama does).
 func (n *Node) servePS(w http.ResponseWriter, _ *http.Request) {
 	forever := n.cfg.Clock.Now().Add(24 * time.Hour * 365 * 100)
 	type entry struct {
-		m             *Model
-		vramMB        float64
-		used, expires time.Time
+		m              *Model
+		sizeMB, vramMB float64
+		used, expires  time.Time
 	}
 	n.mu.Lock()
 	n.expireLocked()
 	es := make([]entry, 0, len(n.runners))
 	for _, r := range n.runners {
-		e := entry{m: r.model, vramMB: r.vramMB, used: r.lastUsed, expires: r.expires}
+		e := entry{m: r.model, sizeMB: r.sizeMB, vramMB: r.vramMB(), used: r.lastUsed, expires: r.expires}
 		if r.refs > 0 || e.expires.IsZero() {
 			e.expires = forever
 		}
@@ -78,9 +79,9 @@ func (n *Node) servePS(w http.ResponseWriter, _ *http.Request) {
 		Models []psModel `json:"models"`
 	}{Models: []psModel{}}
 	for _, e := range es {
-		size := int64(e.vramMB * mib)
-		out.Models = append(out.Models, psModel{Name: e.m.Name, Model: e.m.Name, Size: size, Digest: digest(e.m.Name),
-			Details: details(e.m), ExpiresAt: e.expires.Format(time.RFC3339Nano), SizeVRAM: size})
+		out.Models = append(out.Models, psModel{Name: e.m.Name, Model: e.m.Name, Size: int64(e.sizeMB * mib),
+			Digest: digest(e.m.Name), Details: details(e.m), ExpiresAt: e.expires.Format(time.RFC3339Nano),
+			SizeVRAM: int64(e.vramMB * mib)})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -28,7 +28,9 @@ type Model struct {
 const DefaultTokensPerSec = 50
 
 // DefaultPrefillFactor is how many times faster than it generates a model reads its prompt when it does not say.
-const DefaultPrefillFactor = 40
+// llama.cpp on one RTX 4090 reads an 8B model's prompt 50 to 80 times faster than it generates (see
+// BENCHMARKS.md); 50 is the low end.
+const DefaultPrefillFactor = 50
 
 // FootprintMB is the memory the loaded model takes: VRAMMB, else SizeMB.
 func (m Model) FootprintMB() float64 {
@@ -45,14 +47,21 @@ func (m Model) tokensPerSec() float64 {
 	return DefaultTokensPerSec
 }
 
+func (m Model) prefillPerSec() float64 {
+	if m.PrefillTokensPerSec > 0 {
+		return m.PrefillTokensPerSec
+	}
+	return DefaultPrefillFactor * m.tokensPerSec()
+}
+
 func (m Model) validate() error {
 	switch {
 	case m.Name == "" || strings.ContainsAny(m.Name, " \t\n\"\\"):
 		return fmt.Errorf("model name %q: want a name such as llama3.1:8b", m.Name)
 	case !(m.SizeMB > 0):
 		return fmt.Errorf("model %s: size_mb must be positive", m.Name)
-	case m.VRAMMB < 0 || m.TokensPerSec < 0:
-		return fmt.Errorf("model %s: vram_mb and tokens_per_s must not be negative", m.Name)
+	case m.VRAMMB < 0 || m.TokensPerSec < 0 || m.PrefillTokensPerSec < 0:
+		return fmt.Errorf("model %s: vram_mb, tokens_per_s and prefill_tokens_per_s must not be negative", m.Name)
 	}
 	return nil
 }

@@ -10,20 +10,25 @@ import (
 
 // Node is one simulated Ollama server.
 type Node struct {
-	cfg     Config
-	models  map[string]*Model
-	totalMB float64
+	cfg    Config
+	models map[string]*Model
+	vramMB float64 // all GPUs together
 
-	sched chan struct{} // admission, one request at a time (see acquire)
+	sched chan struct{} // loads, one request at a time (see acquire)
 
-	mu      sync.Mutex
-	runners map[string]*runner
-	usedMB  []float64
-	idle    chan struct{} // closed and replaced whenever a runner becomes idle
-	pending int           // requests admitted but not yet generating
-	stats   Stats
-	version uint64 // bumped on every change of the GPU state
-	written uint64 // version+1 of the state last written to StateFile, 0 before the first
+	mu        sync.Mutex
+	runners   map[string]*runner
+	usedMB    []float64
+	idle      chan struct{} // closed and replaced whenever a runner becomes idle
+	loadQueue int           // requests waiting for acquire, which MaxQueue bounds
+	stats     Stats
+	// running and waiting count the requests in each phase; busySince is when running last became non-zero
+	// (zero while it is zero); activity is their history (see Activity).
+	running, waiting int
+	busySince        time.Time
+	activity         []Activity
+	version          uint64 // bumped on every change of the GPU state
+	written          uint64 // version+1 of the state last written to StateFile, 0 before the first
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -56,7 +61,7 @@ func New(cfg Config) (*Node, error) {
 		n.models[m.Name] = m
 	}
 	for _, g := range cfg.GPUs {
-		n.totalMB += g.VRAMMB
+		n.vramMB += g.VRAMMB
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	if err := n.writeState(); err != nil {
@@ -94,7 +99,11 @@ func (n *Node) Config() Config { return n.cfg }
 func (n *Node) Stats() Stats {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.stats
+	s := n.stats
+	if !n.busySince.IsZero() {
+		s.Busy += n.cfg.Clock.Now().Sub(n.busySince)
+	}
+	return s
 }
 
 // Close stops serving, ends requests in progress and the node's goroutines, and returns once they are gone.
@@ -110,14 +119,6 @@ func (n *Node) Close() error {
 
 // changed marks the GPU state as changed; callers hold mu.
 func (n *Node) changed() { n.version++ }
-
-func (n *Node) freeMB() float64 {
-	free := 0.0
-	for _, f := range n.freePerGPU() {
-		free += f
-	}
-	return free
-}
 
 func (n *Node) freePerGPU() []float64 {
 	free := make([]float64, len(n.cfg.GPUs))

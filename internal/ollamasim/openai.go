@@ -79,7 +79,7 @@ func (n *Node) serveOpenAIChat(w http.ResponseWriter, r *http.Request) {
 		}
 		return event(chunk(text, nil))
 	}
-	res, err := n.run(r.Context(), req, stream, start, emit)
+	res, err := n.run(r.Context(), req, start, emit)
 	if err != nil {
 		if res.Reason == "" {
 			writeOpenAIError(w, err)

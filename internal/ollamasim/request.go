@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -18,7 +19,9 @@ const maxRequestBody = 32 << 20
 type genRequest struct {
 	Model    string `json:"model"`
 	Prompt   string `json:"prompt"`
+	System   string `json:"system"`
 	Messages []struct {
+		Role    string          `json:"role"`
 		Content json.RawMessage `json:"content"`
 	} `json:"messages"`
 	Stream    *bool           `json:"stream"`
@@ -93,13 +96,24 @@ func (q *genRequest) tokens(def int) (n int, limited bool) {
 	return def, false
 }
 
-// promptTokens estimates the prompt's length in tokens, about four bytes each.
-func (q *genRequest) promptTokens() int {
-	n := len(q.Prompt)
-	for _, m := range q.Messages {
-		n += len(m.Content)
+// text is the prompt as the model reads it (see render): the messages of a chat, or the system prompt and the
+// prompt of a generate request.
+func (q *genRequest) text() string {
+	var b strings.Builder
+	if q.System != "" {
+		render(&b, "system", q.System)
 	}
-	return max(1, n/4)
+	if q.Prompt != "" {
+		render(&b, "user", q.Prompt)
+	}
+	for _, m := range q.Messages {
+		var content string
+		if json.Unmarshal(m.Content, &content) != nil {
+			content = string(m.Content) // the OpenAI form with parts: its JSON will do
+		}
+		render(&b, m.Role, content)
+	}
+	return b.String()
 }
 
 // result is what Ollama reports with the last chunk.
@@ -110,10 +124,12 @@ type result struct {
 	Reason string
 }
 
-// run admits req, waits for the prompt to be read, and generates, calling emit per chunk (everything at once when
-// stream is false). start is called once the request is admitted, before any output; an error before it is the
-// request's answer.
-func (n *Node) run(ctx context.Context, req *genRequest, stream bool, start func(), emit func(string) error) (result, error) {
+// run admits req, reads the prompt past what the slot has cached, and generates, calling emit per chunk. start
+// is called once the request is admitted, before any output; an error before it is the request's answer.
+// Durations are Ollama's: total from arrival (queueing included), load from arrival until the model is loaded,
+// prompt eval for the tokens not cached, eval for the tokens generated; the prompt eval count is the whole
+// prompt, cached or not, as Ollama's runner reports it.
+func (n *Node) run(ctx context.Context, req *genRequest, start func(), emit func(string) error) (result, error) {
 	ka, err := req.keepAlive()
 	if err != nil {
 		return result{}, badRequest{err}
@@ -124,25 +140,27 @@ func (n *Node) run(ctx context.Context, req *genRequest, stream bool, start func
 	}
 	defer s.end()
 	start()
-	res := result{Load: s.loadWait, PromptTokens: req.promptTokens(), Reason: "stop"}
+	res := result{Load: s.load, Reason: "stop"}
+	if req.Prompt == "" && len(req.Messages) == 0 {
+		// Nothing to answer: only load the model, as Ollama does without taking a slot.
+		res.Reason, res.Total = "load", n.cfg.Clock.Now().Sub(s.start)
+		return res, nil
+	}
 	tokens, limited := req.tokens(n.cfg.Tokens)
-	switch {
-	case req.Prompt == "" && len(req.Messages) == 0:
-		tokens, res.Reason, res.PromptTokens = 0, "load", 0 // nothing to answer: only load the model
-	case limited:
+	if limited {
 		res.Reason = "length"
 	}
-	if res.PromptEval, err = s.promptEval(ctx, res.PromptTokens); err != nil {
+	text := req.text()
+	res.PromptTokens = max(1, tokenCount(len(text)))
+	cached, err := s.takeSlot(ctx, text, res.PromptTokens)
+	if err != nil {
 		return res, err
 	}
-	chunk := 0
-	if stream {
-		chunk = n.cfg.ChunkTokens
+	if res.PromptEval, err = s.prefill(ctx, res.PromptTokens-cached); err != nil {
+		return res, err
 	}
-	genStart := n.cfg.Clock.Now()
-	err = s.generate(ctx, tokens, chunk, emit)
-	now := n.cfg.Clock.Now()
-	res.Eval, res.Total, res.Tokens = now.Sub(genStart), now.Sub(s.start), tokens
+	res.Eval, err = s.generate(ctx, tokens, n.cfg.ChunkTokens, emit)
+	res.Total, res.Tokens = n.cfg.Clock.Now().Sub(s.start), tokens
 	return res, err
 }
 

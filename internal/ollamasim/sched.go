@@ -3,25 +3,33 @@ package ollamasim
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 )
 
 // runner is a loaded (or loading) model, as Ollama calls it.
 type runner struct {
 	model   *Model
-	vramMB  float64
+	sizeMB  float64       // the whole model in memory, GPUs and CPU
 	perGPU  []float64     // MiB on each GPU
+	cpuMB   float64       // MiB spilled to system memory
 	ready   chan struct{} // closed when the load is done
 	loadDur time.Duration
-	slots   chan struct{} // NumParallel tokens; a request holds one while it generates
-	refs    int           // requests between acquire and release
-	active  int           // requests generating
+	sem     chan struct{} // NumParallel tokens; a request holds one from taking a slot to its last token
+	slots   []slot
+	refs    int // requests between taking the runner and letting it go
+	active  int // requests holding a slot
+	decode  int // requests generating tokens
 	// lastUsed orders idle runners for eviction; expires is when an idle runner unloads (zero: never).
 	lastUsed, expires time.Time
 }
 
-// loadError is Ollama's answer when a model can never fit.
+// cpuShare is the fraction of the model that runs on the CPU.
+func (r *runner) cpuShare() float64 { return r.cpuMB / r.sizeMB }
+
+func (r *runner) vramMB() float64 { return r.sizeMB - r.cpuMB }
+
+// loadError is Ollama's answer when a model cannot fit even in the GPUs and system memory together: what would
+// have to go to system memory, and what is there.
 type loadError struct{ needMB, haveMB float64 }
 
 func (e *loadError) Error() string {
@@ -30,80 +38,90 @@ func (e *loadError) Error() string {
 
 func gib(mb float64) string { return fmt.Sprintf("%.1f GiB", mb/1024) }
 
-// errBusy is Ollama's answer when OLLAMA_MAX_QUEUE requests already wait.
+// errBusy is Ollama's answer when OLLAMA_MAX_QUEUE requests already wait for a model load.
 type errBusy struct{}
 
 func (errBusy) Error() string {
 	return "server busy, please try again.  maximum pending requests exceeded"
 }
 
-// acquire returns the runner of m, loading it when needed, with a reference the caller must release. cold says
-// whether this request started the load. Like Ollama's scheduler, requests are admitted one at a time in arrival
-// order, and a request that must wait for busy models to make room holds up those behind it.
-func (n *Node) acquire(ctx context.Context, m *Model) (r *runner, cold bool, err error) {
+// acquire returns the runner of m, loading it when needed, with a reference the caller must release. It is the
+// path of a request whose model was not loaded when it arrived, which the caller counted in loadQueue. As in
+// Ollama's scheduler, such requests are handled one at a time, in arrival order: a load that waits for busy models
+// to make room holds up those behind it, while requests for loaded models never come here.
+//
+// Making room follows Ollama's scheduler: with no other model loaded, the model loads with what does not fit the
+// GPUs spilled to system memory; with others loaded, it must fit entirely on the GPUs (and stay within
+// MaxLoaded), else idle models are unloaded one at a time, least recently used first (Ollama picks by keep-alive,
+// then name), and when none is idle the load waits for one to become idle. So a model only spills once it is
+// alone. A model larger than the GPUs and system memory together fails at once, where Ollama would first unload
+// the others.
+func (n *Node) acquire(ctx context.Context, m *Model) (*runner, error) {
 	select {
 	case n.sched <- struct{}{}:
 	case <-ctx.Done():
-		return nil, false, ctx.Err()
+		n.mu.Lock()
+		n.loadQueue--
+		n.mu.Unlock()
+		return nil, ctx.Err()
 	}
 	defer func() { <-n.sched }()
 	need := m.FootprintMB()
+	n.mu.Lock()
+	n.loadQueue--
 	for {
-		n.mu.Lock()
 		n.expireLocked()
 		if r := n.runners[m.Name]; r != nil {
 			r.refs++
 			n.mu.Unlock()
-			return r, false, nil
+			return r, nil
 		}
-		if need > n.totalMB {
+		if need > n.vramMB+n.cfg.RAMMB {
 			n.mu.Unlock()
-			return nil, false, &loadError{needMB: need, haveMB: n.totalMB}
+			return nil, &loadError{needMB: need - n.vramMB, haveMB: n.cfg.RAMMB}
 		}
-		if alloc := n.makeRoomLocked(need); alloc != nil {
-			r := n.startLoadLocked(m, alloc)
+		if alloc, cpuMB := n.fitLocked(need); alloc != nil {
+			r := n.startLoadLocked(m, alloc, cpuMB)
 			n.mu.Unlock()
-			return r, true, nil
+			return r, nil
+		}
+		if r := n.lruIdleLocked(); r != nil {
+			n.unloadLocked(r)
+			continue
 		}
 		wait := n.idle
 		n.mu.Unlock()
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return nil, false, ctx.Err()
+			return nil, ctx.Err()
 		}
+		n.mu.Lock()
 	}
 }
 
-// makeRoomLocked unloads idle runners, least recently used first, until needMB fits and fewer than MaxLoaded
-// runners remain, and returns where the model goes on the GPUs. It unloads nothing and returns nil when even
-// unloading every idle runner would not be enough.
-func (n *Node) makeRoomLocked(needMB float64) []float64 {
-	var idle []*runner
-	idleMB := 0.0
+// fitLocked returns where needMB goes on the GPUs and how much spills to system memory, or nil when it does not
+// fit now.
+func (n *Node) fitLocked(needMB float64) (alloc []float64, cpuMB float64) {
+	if len(n.runners) == 0 {
+		gpu := min(needMB, n.vramMB)
+		return place(gpu, n.freePerGPU()), needMB - gpu
+	}
+	if len(n.runners) >= n.cfg.MaxLoaded {
+		return nil, 0
+	}
+	return place(needMB, n.freePerGPU()), 0
+}
+
+// lruIdleLocked is the idle runner used least recently, or nil.
+func (n *Node) lruIdleLocked() *runner {
+	var lru *runner
 	for _, r := range n.runners {
-		if r.refs == 0 {
-			idle = append(idle, r)
-			idleMB += r.vramMB
+		if r.refs == 0 && (lru == nil || r.lastUsed.Before(lru.lastUsed)) {
+			lru = r
 		}
 	}
-	if len(n.runners)-len(idle) >= n.cfg.MaxLoaded || n.freeMB()+idleMB < needMB {
-		return nil
-	}
-	slices.SortFunc(idle, func(a, b *runner) int { return a.lastUsed.Compare(b.lastUsed) })
-	for {
-		if len(n.runners) < n.cfg.MaxLoaded {
-			if alloc := place(needMB, n.freePerGPU()); alloc != nil {
-				return alloc
-			}
-		}
-		if len(idle) == 0 {
-			// Enough memory in total, but split across GPUs where it cannot be used; wait for more to free up.
-			return nil
-		}
-		n.unloadLocked(idle[0])
-		idle = idle[1:]
-	}
+	return lru
 }
 
 // place puts needMB on the GPU with the most free memory when one can hold it, as Ollama prefers, else spreads it
@@ -130,9 +148,10 @@ func place(needMB float64, free []float64) []float64 {
 	return alloc
 }
 
-func (n *Node) startLoadLocked(m *Model, alloc []float64) *runner {
-	r := &runner{model: m, vramMB: m.FootprintMB(), perGPU: alloc, ready: make(chan struct{}),
-		loadDur: n.cfg.loadTime(m), slots: make(chan struct{}, n.cfg.NumParallel), refs: 1}
+func (n *Node) startLoadLocked(m *Model, alloc []float64, cpuMB float64) *runner {
+	r := &runner{model: m, sizeMB: m.FootprintMB(), perGPU: alloc, cpuMB: cpuMB, ready: make(chan struct{}),
+		loadDur: n.cfg.loadTime(m), sem: make(chan struct{}, n.cfg.NumParallel),
+		slots: make([]slot, n.cfg.NumParallel), refs: 1}
 	for i, a := range alloc {
 		n.usedMB[i] += a
 	}
@@ -147,7 +166,7 @@ func (n *Node) startLoadLocked(m *Model, alloc []float64) *runner {
 	return r
 }
 
-// release drops a reference taken by acquire; the runner's idle time starts when the last one goes.
+// release drops a reference; the runner's idle time starts when the last one goes.
 func (n *Node) release(r *runner, keepAlive time.Duration) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -185,36 +204,9 @@ func (n *Node) unloadLocked(r *runner) {
 	for i, a := range r.perGPU {
 		n.usedMB[i] = max(0, n.usedMB[i]-a)
 	}
+	if len(n.runners) == 0 {
+		clear(n.usedMB) // no rounding left over: an empty node has all its memory
+	}
 	n.stats.Evictions++
 	n.changed()
-}
-
-// startGenerating waits for r's load and then for one of its parallel slots, in arrival order, and marks the
-// request active. It returns how long it waited for the load. stopGenerating gives the slot back.
-func (n *Node) startGenerating(ctx context.Context, r *runner) (loadWait time.Duration, err error) {
-	start := n.cfg.Clock.Now()
-	select {
-	case <-r.ready:
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	loadWait = n.cfg.Clock.Now().Sub(start)
-	select {
-	case r.slots <- struct{}{}:
-	case <-ctx.Done():
-		return loadWait, ctx.Err()
-	}
-	n.mu.Lock()
-	r.active++
-	n.changed()
-	n.mu.Unlock()
-	return loadWait, nil
-}
-
-func (n *Node) stopGenerating(r *runner) {
-	n.mu.Lock()
-	r.active--
-	n.changed()
-	n.mu.Unlock()
-	<-r.slots
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -21,14 +20,19 @@ type session struct {
 	r         *runner
 	keepAlive time.Duration
 	start     time.Time     // simulated time the request arrived
-	loadWait  time.Duration // time spent waiting for the model to load
-	genStart  time.Time     // when generation began
+	load      time.Duration // from arrival until the model was loaded, as Ollama's load_duration
+	phase     phase
+	slot      int    // the slot held, -1 before one is taken
+	prompt    string // what the slot will cache
+	generated int    // tokens generated so far
 }
 
-// begin admits a request for model: it finds the model, loads it when needed, and waits for a parallel slot.
-// keepAlive < 0 keeps the model loaded forever; nil means the node's KeepAlive.
+// begin admits a request for model and waits until its model is loaded. As in Ollama's scheduler, a request for
+// a model that is neither loaded nor loading joins the queue for loads, which MaxQueue bounds (503 beyond), while
+// a request for a loaded or loading model takes it at once. keepAlive < 0 keeps the model loaded forever; nil
+// means the node's KeepAlive.
 func (n *Node) begin(ctx context.Context, model string, keepAlive *time.Duration) (*session, error) {
-	s := &session{n: n, start: n.cfg.Clock.Now(), keepAlive: n.cfg.KeepAlive}
+	s := &session{n: n, start: n.cfg.Clock.Now(), keepAlive: n.cfg.KeepAlive, slot: -1}
 	if keepAlive != nil {
 		s.keepAlive = *keepAlive
 	}
@@ -36,83 +40,137 @@ func (n *Node) begin(ctx context.Context, model string, keepAlive *time.Duration
 	n.mu.Lock()
 	n.stats.Requests++
 	m := n.models[name]
-	switch {
-	case m == nil:
+	if m == nil {
 		n.stats.NotFound++
 		n.mu.Unlock()
 		return nil, errNotFound{model}
-	case n.pending >= n.cfg.MaxQueue:
-		n.stats.QueueFull++
-		n.mu.Unlock()
-		return nil, errBusy{}
 	}
-	n.pending++
-	n.mu.Unlock()
-	defer func() {
-		n.mu.Lock()
-		n.pending--
-		n.mu.Unlock()
-	}()
-
-	r, _, err := n.acquire(ctx, m)
-	if err != nil {
-		var le *loadError
-		if errors.As(err, &le) {
-			n.mu.Lock()
-			n.stats.OutOfMemory++
+	n.expireLocked()
+	r := n.runners[name]
+	if r == nil {
+		if n.loadQueue >= n.cfg.MaxQueue {
+			n.stats.QueueFull++
 			n.mu.Unlock()
+			return nil, errBusy{}
 		}
-		return nil, err
+		n.loadQueue++
+	} else {
+		r.refs++
+	}
+	n.setPhaseLocked(&s.phase, phaseWaiting)
+	n.mu.Unlock()
+
+	if r == nil {
+		var err error
+		if r, err = n.acquire(ctx, m); err != nil {
+			n.mu.Lock()
+			var le *loadError
+			if errors.As(err, &le) {
+				n.stats.OutOfMemory++
+			}
+			n.setPhaseLocked(&s.phase, phaseNone)
+			n.mu.Unlock()
+			return nil, err
+		}
 	}
 	s.r = r
-	if s.loadWait, err = n.startGenerating(ctx, r); err != nil {
-		n.release(r, s.keepAlive)
-		return nil, err
+	select {
+	case <-r.ready:
+	default:
+		n.mu.Lock()
+		n.setPhaseLocked(&s.phase, phaseRunning) // loading
+		n.mu.Unlock()
+		select {
+		case <-r.ready:
+		case <-ctx.Done():
+			s.end()
+			return nil, ctx.Err()
+		}
 	}
-	s.genStart = n.cfg.Clock.Now()
+	s.load = n.cfg.Clock.Now().Sub(s.start)
 	return s, nil
 }
 
-// end gives back the slot and the reference to the model; the keep-alive starts when the model is idle.
+// takeSlot waits for one of the runner's slots, in arrival order, takes the free one whose prompt cache shares
+// the longest prefix with prompt, and returns how many of its promptTokens it already holds.
+func (s *session) takeSlot(ctx context.Context, prompt string, promptTokens int) (cached int, err error) {
+	n, r := s.n, s.r
+	select {
+	case r.sem <- struct{}{}:
+	default:
+		n.mu.Lock()
+		n.setPhaseLocked(&s.phase, phaseWaiting)
+		n.mu.Unlock()
+		select {
+		case r.sem <- struct{}{}:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s.slot, cached = r.takeSlotLocked(prompt, promptTokens)
+	s.prompt = prompt
+	r.active++
+	n.setPhaseLocked(&s.phase, phaseRunning)
+	n.changed()
+	return cached, nil
+}
+
+// end gives back the slot, caching what it read and generated, and the reference to the model; the keep-alive
+// starts when the model is idle.
 func (s *session) end() {
-	s.n.stopGenerating(s.r)
-	s.n.release(s.r, s.keepAlive)
+	n, r := s.n, s.r
+	n.mu.Lock()
+	if s.slot >= 0 {
+		r.slots[s.slot] = slot{cached: s.prompt + answerPrefix + filler(0, s.generated)}
+		r.active--
+		n.changed()
+	}
+	n.setPhaseLocked(&s.phase, phaseNone)
+	n.mu.Unlock()
+	if s.slot >= 0 {
+		<-r.sem
+	}
+	n.release(r, s.keepAlive)
 }
 
-// generate produces tokens in chunks of at most chunk tokens, taking the simulated time each chunk needs, and
-// hands each chunk's text to emit. A chunk of 0 produces everything in one wait.
-func (s *session) generate(ctx context.Context, tokens, chunk int, emit func(text string) error) error {
-	if chunk <= 0 {
-		chunk = max(tokens, 1)
-	}
-	for done := 0; done < tokens; {
-		k := min(chunk, tokens-done)
-		if err := s.n.cfg.Clock.Sleep(ctx, s.n.cfg.genTime(s.r.model, k)); err != nil {
-			return err
-		}
-		if err := emit(filler(done, k)); err != nil {
-			return err
-		}
-		done += k
-	}
-	return nil
-}
-
-// promptEval waits for the prompt to be read, at ten times the generation speed.
-func (s *session) promptEval(ctx context.Context, tokens int) (time.Duration, error) {
-	d := s.n.cfg.genTime(s.r.model, tokens) / 10
+// prefill reads tokens of the prompt and returns the simulated time it took.
+func (s *session) prefill(ctx context.Context, tokens int) (time.Duration, error) {
+	d := s.n.cfg.prefillTime(s.r.model, tokens, s.r.cpuShare())
 	return d, s.n.cfg.Clock.Sleep(ctx, d)
 }
 
-var words = strings.Fields("the model answers in simulated words that carry no meaning but take the time real " +
-	"tokens would take on this node")
-
-// filler returns k words starting at word from.
-func filler(from, k int) string {
-	var b strings.Builder
-	for i := from; i < from+k; i++ {
-		b.WriteString(words[i%len(words)])
-		b.WriteByte(' ')
+// generate produces tokens, the first one alone and then chunk at a time, and hands each chunk's text to emit.
+// Each chunk takes the time it needs at the speed of the moment, which depends on how many requests of the same
+// model generate at once; it returns the simulated time all chunks took.
+func (s *session) generate(ctx context.Context, tokens, chunk int, emit func(text string) error) (time.Duration, error) {
+	n, r := s.n, s.r
+	n.mu.Lock()
+	r.decode++
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		r.decode--
+		n.mu.Unlock()
+	}()
+	var total time.Duration
+	for s.generated < tokens {
+		k := min(max(chunk, 1), tokens-s.generated)
+		if s.generated == 0 {
+			k = 1 // the first token on its own, so that a client sees the time to first token
+		}
+		n.mu.Lock()
+		d := n.cfg.decodeTime(r.model, k, r.decode, r.cpuShare())
+		n.mu.Unlock()
+		total += d
+		if err := n.cfg.Clock.Sleep(ctx, d); err != nil {
+			return total, err
+		}
+		if err := emit(filler(s.generated, k)); err != nil {
+			return total, err
+		}
+		s.generated += k
 	}
-	return b.String()
+	return total, nil
 }
