@@ -115,14 +115,14 @@ func TestPollerBuildsNodes(t *testing.T) {
 		t.Errorf("a: GPU %v, memory known %v, id %q, vendor %q: want a GPU node of unknown memory named by its dial address",
 			na.GPU, na.MemoryKnown, na.Report.NodeID, na.Report.Vendor)
 	}
-	if m, ok := na.Loaded("llama3.1:8b"); !ok || m.SizeVRAMMB != 5200 {
-		t.Errorf("a loaded llama3.1:8b: %+v %v", m, ok)
+	if m := na.Model("llama3.1:8b"); !m.Loaded || m.SizeVRAMMB != 5200 {
+		t.Errorf("a loaded llama3.1:8b: %+v", m)
 	}
-	if size, inst, known := na.Installed("mistral:7b"); !known || !inst || size != 3910 {
-		t.Errorf("a installed mistral:7b: %v %v %v", size, inst, known)
+	if m := na.Model("mistral:7b"); !na.InstalledKnown || !m.Installed || m.DiskMB != 3910 {
+		t.Errorf("a installed mistral:7b: %+v, known %v", m, na.InstalledKnown)
 	}
-	if _, inst, known := na.Installed("phi3:latest"); !known || inst {
-		t.Errorf("a installed phi3: %v %v, want known and not installed", inst, known)
+	if m := na.Model("phi3:latest"); m.Installed {
+		t.Errorf("a installed phi3: %+v, want not installed", m)
 	}
 	if err := na.Report.Validate(na.Updated, time.Second); err != nil {
 		t.Errorf("the polled report would not pass as a real one: %v", err)
@@ -156,7 +156,7 @@ func TestPolledNodeMemory(t *testing.T) {
 		if n.MemoryKnown != tc.known || n.TotalMB != tc.total || n.FreeMB != tc.free || !n.GPU {
 			t.Errorf("vram %d: known %v total %v free %v gpu %v", tc.vram, n.MemoryKnown, n.TotalMB, n.FreeMB, n.GPU)
 		}
-		if _, _, known := n.Installed("a:latest"); known {
+		if n.InstalledKnown {
 			t.Errorf("vram %d: installed models known without /api/tags", tc.vram)
 		}
 		if err := n.Report.Validate(now, time.Second); err != nil {
@@ -248,10 +248,7 @@ func TestPollerTagsFailing(t *testing.T) {
 		w.Write([]byte(psLlama))
 	})
 	p := startPoller(t, pollOptions{TagsEvery: 50 * time.Millisecond})
-	installed := func(n *gpustats.Node) (known bool) {
-		_, _, known = n.Installed("mistral:7b")
-		return known
-	}
+	installed := func(n *gpustats.Node) bool { return n.InstalledKnown }
 	waitNode(t, p, dial, "installed models", func(n *gpustats.Node) bool { return n != nil && installed(n) })
 	tagsStatus.Store(500)
 	time.Sleep(200 * time.Millisecond)

@@ -12,7 +12,7 @@ import (
 type Node struct {
 	Report *Report
 	models map[string]ModelInfo
-	// TotalMB and FreeMB sum the GPUs with known memory; MaxGPUFreeMB is the most free on any one of them.
+	// TotalMB and FreeMB sum the GPUs with known memory.
 	TotalMB, FreeMB float64
 	// UtilizationPct is the mean utilisation of the GPUs that report one.
 	UtilizationPct float64
@@ -25,14 +25,13 @@ type Node struct {
 	InstalledKnown bool
 	// Draining is the report's Draining.
 	Draining bool
-	// NumParallel is the requests one loaded model serves at once (the report's ollama.num_parallel), and RAMMB
-	// the node's system memory (ollama.ram_mb); 0 when the report does not say.
+
+	// NumParallel is how many requests one loaded model serves at once (the report's ollama.num_parallel), and
+	// RAMMB the node's system memory (ollama.ram_mb); each 0 when the report does not say.
 	NumParallel int
 	RAMMB       float64
-
-	MaxGPUFreeMB float64
-	// Updated is the report's own timestamp; Received is when this process accepted it.
-	Updated, Received time.Time
+	// Updated is the report's own timestamp.
+	Updated time.Time
 	// Polled is true for a node that the gateway made from the upstream's own Ollama API rather than from a
 	// reporter's report (the Caddy module's ollama_poll); NewNode leaves it false.
 	Polled bool
@@ -51,9 +50,10 @@ type ModelInfo struct {
 	Loaded, Installed bool
 }
 
-// NewNode derives a Node from a validated report.
-func NewNode(r *Report, received time.Time) *Node {
-	n := &Node{Report: r, Updated: r.Time(), Received: received, MemoryKnown: len(r.GPUs) > 0, Draining: r.Draining}
+// NewNode derives a Node from a validated report. The second argument is unused: it is going away once its callers
+// are updated.
+func NewNode(r *Report, _ time.Time) *Node {
+	n := &Node{Report: r, Updated: r.Time(), MemoryKnown: len(r.GPUs) > 0, Draining: r.Draining}
 	n.updatedNS = n.Updated.UnixNano()
 	n.GPU = len(r.GPUs) > 0 && r.Vendor != VendorNone
 	var utilSum float64
@@ -62,7 +62,6 @@ func NewNode(r *Report, received time.Time) *Node {
 		if g.MemoryTotalMB.Known() && g.MemoryFreeMB.Known() {
 			n.TotalMB += float64(g.MemoryTotalMB)
 			n.FreeMB += float64(g.MemoryFreeMB)
-			n.MaxGPUFreeMB = max(n.MaxGPUFreeMB, float64(g.MemoryFreeMB))
 		} else {
 			n.MemoryKnown = false
 		}
@@ -75,6 +74,7 @@ func NewNode(r *Report, received time.Time) *Node {
 		n.UtilizationPct = utilSum / float64(utilN)
 	}
 	if o := r.Ollama; o != nil {
+		n.NumParallel, n.RAMMB = o.NumParallel, o.RAMMB
 		n.InstalledKnown = o.Installed != nil
 		n.NumParallel, n.RAMMB = o.NumParallel, o.RAMMB
 		n.models = make(map[string]ModelInfo, len(o.Loaded)+len(o.Installed))
@@ -103,33 +103,6 @@ func (n *Node) Age(now time.Time) time.Duration { return now.Sub(n.Updated) }
 
 // Model returns what the report says about model (canonical, see CanonicalModel), in one lookup.
 func (n *Node) Model(model string) ModelInfo { return n.models[model] }
-
-// Loaded returns the loaded model named model (canonical, see CanonicalModel).
-func (n *Node) Loaded(model string) (LoadedModel, bool) {
-	info := n.models[model]
-	return LoadedModel{Name: model, SizeMB: info.SizeMB, SizeVRAMMB: info.SizeVRAMMB}, info.Loaded
-}
-
-// Installed says whether the node has model (canonical) on disk, and its size. known is false when the node did
-// not report its installed models, in which case installed is meaningless.
-func (n *Node) Installed(model string) (sizeMB float64, installed, known bool) {
-	info := n.models[model]
-	return info.DiskMB, info.Installed, n.InstalledKnown
-}
-
-// ModelSizeMB is the memory model (canonical) takes on this node when loaded, as far as the node knows: the loaded
-// size when resident, else the size on disk.
-func (n *Node) ModelSizeMB(model string) (float64, bool) { return n.models[model].sizeMB() }
-
-func (m ModelInfo) sizeMB() (float64, bool) {
-	switch {
-	case m.Loaded:
-		return m.SizeMB, true
-	case m.Installed:
-		return m.DiskMB, true
-	}
-	return 0, false
-}
 
 // CanonicalModel spells a model name the way Ollama lists it: lower case, with the tag ":latest" when none is
 // given. "Llama3" and "llama3:latest" are the same model; "llama3:8b" is another.
