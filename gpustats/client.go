@@ -32,6 +32,18 @@ type ClientDefaults struct {
 
 // NewClientDefaults is NewClient with d filling in what the URL leaves unset.
 func NewClientDefaults(rawURL string, d ClientDefaults) (redis.UniversalClient, error) {
+	return newClient(rawURL, d, true)
+}
+
+// CheckURL says whether NewClient accepts rawURL, without building a client; the TLS files the URL names are read
+// only when a client is built.
+func CheckURL(rawURL string) error {
+	_, err := newClient(rawURL, ClientDefaults{}, false)
+	return err
+}
+
+// newClient parses rawURL and, when build is set, builds its client.
+func newClient(rawURL string, d ClientDefaults, build bool) (redis.UniversalClient, error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
 		return nil, fmt.Errorf("redis URL %q: want redis://host:port, rediss://, redis-sentinel:// or redis-cluster://", Redact(rawURL))
@@ -47,8 +59,10 @@ func NewClientDefaults(rawURL string, d ClientDefaults) (redis.UniversalClient, 
 		var o *redis.Options
 		if o, err = redis.ParseURL(plain); err == nil {
 			d.fill(plain, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.DialerRetries, &o.PoolSize)
-			if err = tlsp.apply(&o.TLSConfig); err == nil {
-				c = redis.NewClient(o)
+			if build {
+				if err = tlsp.apply(&o.TLSConfig); err == nil {
+					c = redis.NewClient(o)
+				}
 			}
 		}
 	case mode == "sentinel":
@@ -57,21 +71,25 @@ func NewClientDefaults(rawURL string, d ClientDefaults) (redis.UniversalClient, 
 			d.fill(plain, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.DialerRetries, &o.PoolSize)
 			if o.MasterName == "" {
 				err = fmt.Errorf("master_name query parameter is required")
-			} else if err = tlsp.apply(&o.TLSConfig); err == nil {
-				// The sentinel's password is the data node's unless told otherwise, as for redis-cli users.
-				if o.Password == "" {
-					o.Password = o.SentinelPassword
-					o.Username = o.SentinelUsername
+			} else if build {
+				if err = tlsp.apply(&o.TLSConfig); err == nil {
+					// The sentinel's password is the data node's unless told otherwise, as for redis-cli users.
+					if o.Password == "" {
+						o.Password = o.SentinelPassword
+						o.Username = o.SentinelUsername
+					}
+					c = redis.NewFailoverClient(o)
 				}
-				c = redis.NewFailoverClient(o)
 			}
 		}
 	case mode == "cluster":
 		var o *redis.ClusterOptions
 		if o, err = redis.ParseClusterURL(plain); err == nil {
 			d.fill(plain, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.DialerRetries, &o.PoolSize)
-			if err = tlsp.apply(&o.TLSConfig); err == nil {
-				c = redis.NewClusterClient(o)
+			if build {
+				if err = tlsp.apply(&o.TLSConfig); err == nil {
+					c = redis.NewClusterClient(o)
+				}
 			}
 		}
 	default:

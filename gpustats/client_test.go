@@ -23,6 +23,10 @@ func TestNewClient(t *testing.T) {
 		{"redis://:secret@localhost:6379?bogus=1", ""},
 	} {
 		c, err := NewClient(tc.url)
+		// CheckURL answers as NewClient does, without a client.
+		if check := CheckURL(tc.url); (check == nil) != (err == nil) || (err != nil && check.Error() != err.Error()) {
+			t.Errorf("%s: CheckURL %v, NewClient %v", tc.url, check, err)
+		}
 		if tc.kind == "" {
 			if err == nil {
 				t.Errorf("%s: no error", tc.url)
