@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,6 +14,18 @@ import (
 	"testing"
 	"time"
 )
+
+// TestMain lets the test binary serve as a gateway process, as the demo binary does (see startProcesses).
+func TestMain(m *testing.M) {
+	if path := os.Getenv(gatewayEnv); path != "" {
+		if err := serveGatewayProcess(path); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 // smallScenario is two minutes of traffic on three nodes, one of which alone can hold the 70B model.
 const smallScenario = `{
@@ -26,54 +43,10 @@ const smallScenario = `{
   ]
 }`
 
-// TestVRAMAwareBeatsLeastConn runs the first two simulated minutes of the default scenario through vram_aware and
-// least_conn, with the real reporters, Caddy and an embedded Redis, and checks what must hold whatever the timing:
-// vram_aware sends no request where the model cannot fit while a node that can hold it exists, sends none to a
-// node without the model, and loads fewer models cold than least_conn.
-func TestVRAMAwareBeatsLeastConn(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the demo for a few seconds")
-	}
-	sc, err := LoadScenario("../../scenarios/default.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.Duration = duration(2 * time.Minute)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	sums, err := compareRuns(ctx, sc, []string{"vram_aware", "least_conn"}, runOptions{progress: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	va, lc := sums[0], sums[1]
-	var table strings.Builder
-	writeTable(&table, sums)
-	writeDetails(&table, sums)
-	t.Logf("\n%s", table.String())
-	if va.Requests == 0 || va.Requests != lc.Requests {
-		t.Fatalf("requests %d and %d: want the same workload", va.Requests, lc.Requests)
-	}
-	if n := va.OOMFitting; n != 0 {
-		t.Errorf("vram_aware: %d out-of-memory failures for models a node could hold", n)
-	}
-	if va.NotInstalled != 0 || va.Other != 0 {
-		t.Errorf("vram_aware: %d not-installed and %d other failures", va.NotInstalled, va.Other)
-	}
-	if va.ColdLoads >= lc.ColdLoads {
-		t.Errorf("cold loads: vram_aware %d, least_conn %d: want fewer", va.ColdLoads, lc.ColdLoads)
-	}
-	if va.Reasons["resident"] == 0 {
-		t.Errorf("vram_aware never routed to a resident model: %v", va.Reasons)
-	}
-	if va.P50 <= 0 || va.P95 < va.P50 || va.P99 < va.P95 || va.Throughput <= 0 {
-		t.Errorf("summary %+v", va)
-	}
-}
-
 func TestShippedScenariosParse(t *testing.T) {
 	files, _ := filepath.Glob("../../scenarios/*.json")
-	if len(files) < 3 {
-		t.Fatalf("want at least 3 shipped scenarios, found %v", files)
+	if len(files) < 11 {
+		t.Fatalf("want the 11 shipped scenarios, found %v", files)
 	}
 	for _, f := range files {
 		sc, err := LoadScenario(f)
@@ -81,29 +54,137 @@ func TestShippedScenariosParse(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 			continue
 		}
+		if sc.Description == "" || sc.Name+".json" != filepath.Base(f) {
+			t.Errorf("%s: want a description and the file's name as name", f)
+		}
 		for _, m := range sc.Models {
 			if !sc.fitsSomewhere(m.Name) {
 				t.Errorf("%s: no node can hold %s", f, m.Name)
 			}
 		}
-		if n := len(Workload(sc)); n == 0 {
+		reqs := Workload(sc)
+		if len(reqs) == 0 {
 			t.Errorf("%s: empty workload", f)
 		}
+		// A run must stay short in wall time: at most a minute of arrivals.
+		if wall := time.Duration(float64(sc.Duration) / sc.TimeScale); wall > time.Minute {
+			t.Errorf("%s: %s of arrivals in wall time", f, wall)
+		}
+		if ideal := idealRun(sc, reqs); ideal.OK != float64(len(reqs)) || ideal.P95 <= 0 {
+			t.Errorf("%s: ideal %+v", f, ideal.Figures)
+		}
+	}
+}
+
+func TestFlags(t *testing.T) {
+	var stderr bytes.Buffer
+	if _, err := parseFlags([]string{"--help"}, &stderr); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, want := range []string{"Usage: sollol-demo", "--chart", ".svg, .png or .pdf", "--repeat", "--json", "vram_aware, least_conn"} {
+		if !strings.Contains(strings.ReplaceAll(stderr.String(), "  -", "  --"), want) {
+			t.Errorf("--help does not mention %q:\n%s", want, stderr.String())
+		}
+	}
+	for _, tc := range []struct{ args, want string }{
+		{"--policies vram_aware,foo", `unknown policy "foo"; valid: vram_aware, least_conn, round_robin`},
+		{"--policies ,", "name at least one"},
+		{"--chart out.gif", "want a file ending in .svg, .png, .pdf"},
+		{"--repeat 0", "--repeat"},
+		{"extra", `unexpected argument "extra"`},
+	} {
+		_, err := parseFlags(strings.Fields(tc.args), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+	o, err := parseFlags(strings.Fields("--policies least_conn,round_robin --repeat 3 --chart x.PNG --json f.json"), io.Discard)
+	if err != nil || len(o.policies) != 2 || o.repeat != 3 || o.json != "f.json" {
+		t.Errorf("%+v %v", o, err)
+	}
+}
+
+func TestBadPolicyRunsNothing(t *testing.T) {
+	start := time.Now()
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"--scenario", "../../scenarios/default.json", "--policies", "vram_aware,foo"}, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "valid: vram_aware") || out.Len() != 0 {
+		t.Fatalf("%v; output %q", err, out.String())
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("refused after %s: want at once", d)
 	}
 }
 
 func TestChartIsWritten(t *testing.T) {
 	sc, _ := ParseScenario([]byte(smallScenario))
-	s := &Summary{Policy: "vram_aware", Requests: 3, OK: 2, Latencies: []time.Duration{time.Second, 3 * time.Second}, P50: time.Second, P95: 3 * time.Second}
-	path := filepath.Join(t.TempDir(), "c.svg")
-	if err := writeChart(path, sc, []*Summary{s}); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil || !strings.Contains(string(b), "<svg") || !strings.Contains(string(b), "vram_aware") {
-		t.Fatalf("%v %.200s", err, b)
+	s := &Summary{Policy: "vram_aware", Latencies: []time.Duration{time.Second, 3 * time.Second}}
+	s.Requests, s.OK, s.P50, s.P95 = 3, 2, 1, 3
+	for _, ext := range chartFormats {
+		path := filepath.Join(t.TempDir(), "c"+ext)
+		if err := writeChart(path, sc, []*Summary{s}); err != nil {
+			t.Fatalf("%s: %v", ext, err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil || len(b) < 100 {
+			t.Fatalf("%s: %v, %d bytes", ext, err, len(b))
+		}
+		if ext == ".svg" && (!strings.Contains(string(b), "<svg") || !strings.Contains(string(b), "vram_aware")) {
+			t.Fatalf("%.200s", b)
+		}
 	}
 	if err := writeChart(filepath.Join(t.TempDir(), "c.gif"), sc, []*Summary{s}); err == nil {
 		t.Fatal("want an error for .gif")
+	}
+}
+
+// TestJSONAndRepeat runs a small scenario twice (two seeds) through least_conn and checks the JSON report: every
+// figure there, the medians of the runs, the ideal row.
+func TestJSONAndRepeat(t *testing.T) {
+	dir := t.TempDir()
+	scPath, jsPath := filepath.Join(dir, "s.json"), filepath.Join(dir, "out.json")
+	small := strings.Replace(smallScenario, `"duration": "2m"`, `"duration": "20s"`, 1)
+	if err := os.WriteFile(scPath, []byte(small), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := run(ctx, []string{"--scenario", scPath, "--policies", "least_conn", "--repeat", "2", "--quiet", "--json", jsPath}, &out, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	t.Log(out.String())
+	for _, banned := range []string{"MISSED", "met", "target"} {
+		if strings.Contains(out.String(), banned) {
+			t.Errorf("the demo prints %q: it reports, it does not judge", banned)
+		}
+	}
+	if !strings.Contains(out.String(), "medians of 2 runs, seeds 7–8") || !strings.Contains(out.String(), "| ideal") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	b, err := os.ReadFile(jsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r jsonReport
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Seeds) != 2 || len(r.Policies) != 1 || len(r.Policies[0].Runs) != 2 || len(r.Ideal.Runs) != 2 {
+		t.Fatalf("%s", b)
+	}
+	p := r.Policies[0]
+	a, c := p.Runs[0].Figures, p.Runs[1].Figures
+	if p.Median.Requests != (a.Requests+c.Requests)/2 || p.Median.P95 != (a.P95+c.P95)/2 {
+		t.Errorf("median %+v of %+v and %+v", p.Median, a, c)
+	}
+	if a.OK == 0 || a.P95 <= 0 || a.TTFTP50 < 0 || len(a.Nodes) != 3 || a.P95OverIdeal < 1 {
+		t.Errorf("run figures %+v", a)
+	}
+	for _, key := range []string{`"failed_oom"`, `"failed_503"`, `"failed_timeout"`, `"ttft_p95_s"`, `"p95_over_ideal"`,
+		`"hot_spot_node_s"`, `"busy_share"`} {
+		if !bytes.Contains(b, []byte(key)) {
+			t.Errorf("JSON has no %s", key)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -16,9 +17,6 @@ import (
 
 // decisionHeader is the response header in which vram_aware names its choice and reason.
 const decisionHeader = "X-Sollol-Decision"
-
-// Policies are the selection policies compared, in the order they run.
-var Policies = []string{"vram_aware", "least_conn", "round_robin"}
 
 // gatewayConfig is Caddy's JSON config: one HTTP server on addr proxying to upstreams with policy, its admin API
 // off, nothing persisted, only errors logged. vram_aware watches the Redis at redisURL under prefix and falls back to
@@ -79,4 +77,24 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// gateways are the Caddy gateways of one run, all in front of the same nodes, watching the same Redis.
+type gateways struct {
+	bases []string
+	stop  func()
+}
+
+// startGateways starts n gateways with policy. One gateway runs in this process; several need processes of
+// their own (Caddy keeps one instance per process, and its upstreams' in-flight counts are shared per dial
+// address within a process), which startProcesses provides.
+func startGateways(ctx context.Context, n int, policy string, upstreams []string, st *store) (*gateways, error) {
+	if n > 1 {
+		return startProcesses(ctx, n, policy, upstreams, st)
+	}
+	base, err := startGateway(policy, upstreams, st)
+	if err != nil {
+		return nil, err
+	}
+	return &gateways{bases: []string{base}, stop: func() {}}, nil
 }

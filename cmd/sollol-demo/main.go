@@ -2,16 +2,16 @@
 // routes against Caddy's least_conn and round_robin.
 //
 // It starts an embedded Redis (or uses --redis), a fleet of simulated Ollama nodes (internal/ollamasim) with a real
-// gpu-reporter per node publishing their GPU memory, and Caddy in-process in front of them. It then sends the same
-// seeded workload through Caddy once per policy, each time from the same cold start, and prints a table per policy:
-// requests that succeeded, out-of-memory failures (Ollama's 500 when a model cannot fit on the node it was sent to),
-// not-installed failures (Ollama's 404), other failures, cold loads, latency percentiles and throughput, all in
-// simulated time.
+// gpu-reporter per node publishing their GPU memory, and Caddy in-process in front of them (or, for a scenario
+// with several gateways, one Caddy process per gateway). It then sends the same seeded workload through Caddy once
+// per policy, each time from the same cold start, and prints a table: one row per policy and one for the ideal
+// bound, with failures by kind, cold loads, latency and time-to-first-token percentiles, the p95 over the
+// ideal's, and hot spots, all in simulated time; then each node's busy share. docs/demo.md explains every column.
 //
 // Usage:
 //
-//	sollol-demo [--scenario scenarios/default.json] [--redis redis://host:6379/0] [--chart latency.svg]
-//	            [--policies vram_aware,least_conn,round_robin] [--seed N] [--details] [--quiet]
+//	sollol-demo [--scenario scenarios/default.json] [--policies vram_aware,least_conn,round_robin]
+//	            [--repeat N] [--seed N] [--json FILE] [--chart FILE] [--redis URL] [--details] [--quiet]
 //
 // A scenario (JSON, see Scenario) sets the nodes, the models and the workload; scenarios/ holds the shipped ones.
 // Every socket the demo opens is on 127.0.0.1, except the Redis named by --redis; there its keys live under a
@@ -26,54 +26,95 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strings"
-
-	"github.com/caddyserver/caddy/v2"
 )
 
 func main() {
+	if path := os.Getenv(gatewayEnv); path != "" {
+		if err := serveGatewayProcess(path); err != nil {
+			fmt.Fprintln(os.Stderr, "sollol-demo gateway:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "sollol-demo:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			return
 		}
+		fmt.Fprintln(os.Stderr, "sollol-demo:", err)
 		os.Exit(2)
 	}
 }
 
+// Policies are the selection policies compared by default, in the order they run.
+var Policies = []string{"vram_aware", "least_conn", "round_robin"}
+
+// knownPolicies are the policies --policies accepts: vram_aware and Caddy's policies that need no settings.
+var knownPolicies = []string{"vram_aware", "least_conn", "round_robin", "random", "random_choose", "first"}
+
 // options are the command line.
 type options struct {
-	scenario, redis, chart string
-	policies               []string
-	seed                   uint64
-	quiet, details         bool
+	scenario, redis, chart, json string
+	policies                     []string
+	seed                         uint64
+	repeat                       int
+	quiet, details               bool
 }
+
+const usage = `sollol-demo runs a simulated Ollama fleet with real gpu-reporters, Redis and Caddy on this machine, sends
+one seeded workload through Caddy with each policy, and prints what each achieved, beside the ideal bound.
+All times are simulated. See docs/demo.md.
+
+Usage: sollol-demo [flags]
+
+`
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("sollol-demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nExamples:\n  sollol-demo\n  sollol-demo --scenario scenarios/popular-model.json --repeat 3 --json out.json\n")
+	}
 	fs.StringVar(&o.scenario, "scenario", "scenarios/default.json", "scenario `file` (JSON): nodes, models, workload")
-	fs.StringVar(&o.redis, "redis", "", "Redis `URL` to use instead of the embedded one (keys go under a private prefix)")
-	fs.StringVar(&o.chart, "chart", "", "write an SVG chart of latency per policy to `file`")
-	policies := fs.String("policies", strings.Join(Policies, ","), "comma-separated `list` of policies to compare")
+	policies := fs.String("policies", strings.Join(Policies, ","),
+		"comma-separated `list` of policies to compare, of: "+strings.Join(knownPolicies, ", "))
+	fs.IntVar(&o.repeat, "repeat", 1, "run `N` seeds (the seed, seed+1, …) and report the medians")
 	fs.Uint64Var(&o.seed, "seed", 0, "workload seed; 0 keeps the scenario's")
+	fs.StringVar(&o.json, "json", "", "also write every figure, each run's and the medians, to `file` as JSON")
+	fs.StringVar(&o.chart, "chart", "", "write a chart of latency per policy to `file`: .svg, .png or .pdf, by its extension")
+	fs.StringVar(&o.redis, "redis", "", "Redis `URL` to use instead of the embedded one (keys go under a private prefix)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the results, no progress")
-	fs.BoolVar(&o.details, "details", false, "also print tables per model and per node")
+	fs.BoolVar(&o.details, "details", false, "also print tables per model and per node (of the first seed)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return o, fmt.Errorf("unexpected argument %q (flags start with -- ; see --help)", fs.Arg(0))
 	}
-	for _, p := range strings.Split(*policies, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			o.policies = append(o.policies, p)
+	for p := range strings.SplitSeq(*policies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
 		}
+		if !slices.Contains(knownPolicies, p) {
+			return o, fmt.Errorf("--policies: unknown policy %q; valid: %s", p, strings.Join(knownPolicies, ", "))
+		}
+		o.policies = append(o.policies, p)
 	}
 	if len(o.policies) == 0 {
-		return o, errors.New("--policies: name at least one policy")
+		return o, fmt.Errorf("--policies: name at least one of %s", strings.Join(knownPolicies, ", "))
+	}
+	if o.repeat < 1 || o.repeat > 100 {
+		return o, errors.New("--repeat: want 1 to 100 runs")
+	}
+	if ext := strings.ToLower(filepath.Ext(o.chart)); o.chart != "" && !slices.Contains(chartFormats, ext) {
+		return o, fmt.Errorf("--chart %s: want a file ending in %s", o.chart, strings.Join(chartFormats, ", "))
 	}
 	return o, nil
 }
@@ -97,46 +138,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.quiet {
 		progress = io.Discard
 	}
-	sums, err := compareRuns(ctx, sc, o.policies, runOptions{redisURL: o.redis, progress: progress})
+	c, err := compareRuns(ctx, sc, o.policies, o.repeat, runOptions{redisURL: o.redis, progress: progress})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nscenario %s (seed %d, %s simulated at %g×, %d nodes, %d requests); latencies in simulated time\n\n",
-		sc.Name, sc.Seed, sc.Duration.String(), sc.TimeScale, len(sc.Nodes), sums[0].Requests)
-	writeTable(stdout, sums)
-	fmt.Fprintln(stdout)
-	writeDetails(stdout, sums)
-	writeTargets(stdout, sums)
-	if o.details {
-		fmt.Fprintln(stdout)
-		writeModels(stdout, sc, sums)
-		fmt.Fprintln(stdout)
-		writeNodes(stdout, sums)
+	c.write(stdout, o.details)
+	if o.json != "" {
+		if err := c.writeJSON(o.json); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "figures written to", o.json)
 	}
 	if o.chart != "" {
-		if err := writeChart(o.chart, sc, sums); err != nil {
+		if err := writeChart(o.chart, sc, c.first()); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, "chart written to", o.chart)
 	}
 	return nil
-}
-
-// compareRuns runs the workload of sc through each policy in turn, then stops Caddy.
-func compareRuns(ctx context.Context, sc *Scenario, policies []string, opts runOptions) ([]*Summary, error) {
-	defer caddy.Stop()
-	reqs := Workload(sc)
-	if opts.progress != io.Discard && opts.progress != nil {
-		fmt.Fprintf(opts.progress, "%s: %d nodes, %d requests over %s simulated (%g× faster than real time)\n",
-			sc.Name, len(sc.Nodes), len(reqs), sc.Duration.String(), sc.TimeScale)
-	}
-	var sums []*Summary
-	for _, p := range policies {
-		s, err := runPolicy(ctx, sc, p, reqs, opts)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		sums = append(sums, s)
-	}
-	return sums, nil
 }

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,42 +14,24 @@ import (
 	"github.com/sollol-go/sollol/internal/ollamasim"
 )
 
-// Summary is one policy's run.
-type Summary struct {
-	Policy                                 string
-	Requests, OK, OOM, NotInstalled, Other int
-	// OOMFitting counts the out-of-memory failures of models that some node could have held.
-	OOMFitting int
-	ColdLoads  int
-	// Nodes are the simulated nodes' own counts, in scenario order.
-	Nodes []NodeSummary
-	// P50, P95 and P99 are latencies of the successful requests, in simulated time; -1 when none succeeded.
-	P50, P95, P99 time.Duration
-	// Throughput is successful requests per simulated minute, from the first request to the last answer.
-	Throughput float64
-	// Latencies are the successful requests' latencies, sorted.
-	Latencies []time.Duration
-	// Reasons counts vram_aware's decisions by reason.
-	Reasons map[string]int
-	// Errors holds a few examples of other failures, and of vram_aware's out-of-memory failures.
-	Errors []string
+// NodeRun is what one node saw in a run.
+type NodeRun struct {
+	Name     string
+	Stats    ollamasim.Stats
+	Activity []ollamasim.Activity
+}
+
+// Run is one policy's run of one workload: what every request saw and what every node did.
+type Run struct {
+	Policy string
+	Seed   uint64
 	// Results are the requests' outcomes, in workload order.
 	Results []Result
-	// ByModel breaks the requests down by model.
-	ByModel map[string]*ModelSummary
-}
-
-// NodeSummary is what one node saw in a run.
-type NodeSummary struct {
-	Name  string
-	Stats ollamasim.Stats
-}
-
-// ModelSummary is one model's share of a run.
-type ModelSummary struct {
-	Requests, OK int
-	// Latencies are the successful requests' latencies, sorted.
-	Latencies []time.Duration
+	// Nodes are in scenario order.
+	Nodes []NodeRun
+	// Start is the run's first moment in simulated time; Makespan runs from there to the last answer.
+	Start    time.Time
+	Makespan time.Duration
 }
 
 // runOptions are the settings shared by every run.
@@ -58,9 +40,10 @@ type runOptions struct {
 	progress io.Writer
 }
 
-// runPolicy starts a fresh fleet, its reporters and a gateway with policy, sends reqs at their times, and
-// summarises what came back. Every run starts from the same state: no model loaded, no report in Redis.
-func runPolicy(ctx context.Context, sc *Scenario, policy string, reqs []Request, opts runOptions) (*Summary, error) {
+// runPolicy starts a fresh fleet, its reporters and a gateway with policy, sends reqs at their times (a chat's
+// later turns each a think time after the previous answer), and returns what came back. Every run starts from
+// the same state: no model loaded, no report in Redis.
+func runPolicy(ctx context.Context, sc *Scenario, policy string, reqs []Request, opts runOptions) (*Run, error) {
 	dir, err := os.MkdirTemp("", "sollol-demo-")
 	if err != nil {
 		return nil, err
@@ -84,23 +67,57 @@ func runPolicy(ctx context.Context, sc *Scenario, policy string, reqs []Request,
 	for i, n := range fl.nodes {
 		addrs[i] = n.Addr()
 	}
-	base, err := startGateway(policy, addrs, st)
+	gws, err := startGateways(ctx, sc.Gateways, policy, addrs, st)
 	if err != nil {
 		return nil, err
 	}
+	defer gws.stop()
 	client := newHTTPClient()
 	defer client.CloseIdleConnections()
-	if err := waitGateway(ctx, client, base, policy == "vram_aware"); err != nil {
-		return nil, err
+	for _, base := range gws.bases {
+		if err := waitGateway(ctx, client, base, policy == "vram_aware"); err != nil {
+			return nil, err
+		}
 	}
 
-	results := make([]Result, len(reqs))
+	run := &Run{Policy: policy, Seed: sc.Seed, Results: make([]Result, len(reqs))}
+	system := ""
+	if sc.SystemPrompt != nil {
+		system = systemText(sc.SystemPrompt.Tokens)
+	}
+	pickGW := rand.New(rand.NewPCG(sc.Seed, 0x6a7e))
+	gateway := make([]string, len(reqs)) // drawn up front: the draws do not depend on timing
+	for i := range gateway {
+		gateway[i] = gws.bases[pickGW.IntN(len(gws.bases))]
+	}
 	prog := newProgress(opts.progress, policy, len(reqs))
 	stopProg := prog.run()
 	start := time.Now()
+	run.Start = clock.Now()
 	var wg sync.WaitGroup
 	timeout := clock.Real(time.Duration(sc.Timeout))
-	for i, r := range reqs {
+	// conversation sends the requests first…last-1, one chat (or one single request), in turn.
+	conversation := func(first, last int) {
+		var history []message
+		for k := first; k < last; k++ {
+			q := reqs[k]
+			if k > first && clock.Sleep(ctx, q.At) != nil {
+				return
+			}
+			prog.sent.Add(1)
+			rctx, cancel := context.WithTimeout(ctx, timeout)
+			res := send(rctx, client, gateway[k], q, q.Body(system, history), sc.TimeScale)
+			cancel()
+			prog.finished(res.Outcome)
+			if res.Outcome == OK && q.Chat > 0 {
+				history = append(history, message{"user", q.userText()}, message{"assistant", res.Answer})
+			}
+			res.Answer = ""
+			run.Results[k] = res
+		}
+	}
+	for i := 0; i < len(reqs); i++ {
+		r := reqs[i]
 		if d := time.Until(start.Add(clock.Real(r.At))); d > 0 {
 			select {
 			case <-time.After(d):
@@ -110,16 +127,16 @@ func runPolicy(ctx context.Context, sc *Scenario, policy string, reqs []Request,
 		if ctx.Err() != nil {
 			break
 		}
-		prog.sent.Add(1)
-		wg.Go(func() {
-			rctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			results[i] = send(rctx, client, base, r, sc.TimeScale)
-			prog.finished(results[i].Outcome)
-		})
+		last := i + 1
+		for r.Chat > 0 && last < len(reqs) && reqs[last].Chat == r.Chat {
+			last++
+		}
+		first := i
+		wg.Go(func() { conversation(first, last) })
+		i = last - 1
 	}
 	wg.Wait()
-	makespan := clock.Sim(time.Since(start))
+	run.Makespan = clock.Sim(time.Since(start))
 	stopProg()
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -128,16 +145,13 @@ func runPolicy(ctx context.Context, sc *Scenario, policy string, reqs []Request,
 	for _, n := range fl.nodes {
 		names[n.Addr()] = n.Config().Name
 	}
-	for i := range results {
-		results[i].Decision = nodeNames(results[i].Decision, names)
+	for i := range run.Results {
+		run.Results[i].Decision = nodeNames(run.Results[i].Decision, names)
 	}
-	s := summarise(sc, policy, reqs, results, makespan)
 	for _, n := range fl.nodes {
-		st := n.Stats()
-		s.ColdLoads += st.ColdLoads
-		s.Nodes = append(s.Nodes, NodeSummary{Name: n.Config().Name, Stats: st})
+		run.Nodes = append(run.Nodes, NodeRun{Name: n.Config().Name, Stats: n.Stats(), Activity: n.Activity()})
 	}
-	return s, nil
+	return run, nil
 }
 
 // waitGateway waits until the gateway answers and, for vram_aware, decides from fresh reports rather than its
@@ -164,7 +178,7 @@ func waitGateway(ctx context.Context, c *http.Client, base string, vramAware boo
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("gateway not ready after 10s: %s", last)
+	return fmt.Errorf("gateway %s not ready after 10s: %s", base, last)
 }
 
 // nodeNames replaces the nodes' addresses in a decision header with their scenario names.
@@ -173,51 +187,4 @@ func nodeNames(decision string, names map[string]string) string {
 		decision = strings.ReplaceAll(decision, addr, name)
 	}
 	return decision
-}
-
-func summarise(sc *Scenario, policy string, reqs []Request, results []Result, makespan time.Duration) *Summary {
-	s := &Summary{Policy: policy, Requests: len(reqs), Reasons: map[string]int{}, ByModel: map[string]*ModelSummary{},
-		Results: results}
-	for i, r := range results {
-		m := s.ByModel[reqs[i].Model]
-		if m == nil {
-			m = &ModelSummary{}
-			s.ByModel[reqs[i].Model] = m
-		}
-		m.Requests++
-		switch r.Outcome {
-		case OK:
-			s.OK++
-			s.Latencies = append(s.Latencies, r.Latency)
-			m.OK++
-			m.Latencies = append(m.Latencies, r.Latency)
-		case OutOfMemory:
-			s.OOM++
-			if sc.fitsSomewhere(reqs[i].Model) {
-				s.OOMFitting++
-				if r.Decision != "" && len(s.Errors) < 5 {
-					s.Errors = append(s.Errors, fmt.Sprintf("%s sent to %s: out of memory", reqs[i].Model, r.Decision))
-				}
-			}
-		case NotInstalled:
-			s.NotInstalled++
-		default:
-			s.Other++
-			if len(s.Errors) < 5 {
-				s.Errors = append(s.Errors, fmt.Sprintf("%s %s: %d %s", reqs[i].Model, reqs[i].Path(), r.Status, r.Error))
-			}
-		}
-		if r.Reason != "" {
-			s.Reasons[r.Reason]++
-		}
-	}
-	slices.Sort(s.Latencies)
-	for _, m := range s.ByModel {
-		slices.Sort(m.Latencies)
-	}
-	s.P50, s.P95, s.P99 = percentile(s.Latencies, 50), percentile(s.Latencies, 95), percentile(s.Latencies, 99)
-	if makespan > 0 {
-		s.Throughput = float64(s.OK) / makespan.Minutes()
-	}
-	return s
 }

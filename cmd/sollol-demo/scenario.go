@@ -20,10 +20,23 @@ type Scenario struct {
 	Seed uint64 `json:"seed"`
 	// TimeScale is how many simulated seconds pass per wall-clock second; default 40.
 	TimeScale float64 `json:"time_scale,omitempty"`
-	// Duration is how long requests keep arriving; default 6m.
+	// Duration is how long requests keep arriving; default 6m, or the sum of the phases.
 	Duration duration `json:"duration,omitempty"`
-	// Rate is the mean number of requests per simulated second; arrivals are a Poisson process.
-	Rate float64 `json:"rate"`
+	// Rate is the mean number of requests per simulated second; arrivals are a Poisson process. Required unless
+	// Phases is set.
+	Rate float64 `json:"rate,omitempty"`
+	// Phases, when set, replaces Duration and Rate: the run goes through them in order, each with its own rate
+	// and, optionally, its own model weights (ramp up, burst, go quiet; a model that becomes popular mid-run).
+	Phases []Phase `json:"phases,omitempty"`
+	// Conversations, when set, makes a share of the arrivals multi-turn chats.
+	Conversations *Conversations `json:"conversations,omitempty"`
+	// PromptTokens, when set, draws the length of each user message; unset, every request asks the same short
+	// question.
+	PromptTokens *Spread `json:"prompt_tokens,omitempty"`
+	// SystemPrompt, when set, starts a share of the requests with one system prompt that all of them share.
+	SystemPrompt *SystemPrompt `json:"system_prompt,omitempty"`
+	// Gateways is how many Caddy gateways share the Redis, each request sent to one at random; default 1.
+	Gateways int `json:"gateways,omitempty"`
 	// StreamShare is the share of requests that stream their answer, 0–1.
 	StreamShare float64 `json:"stream_share"`
 	// Endpoints weighs the APIs requests use: "generate" (/api/generate), "chat" (/api/chat) and "openai"
@@ -43,6 +56,44 @@ type Scenario struct {
 	Nodes []ScenarioNode `json:"nodes"`
 }
 
+// Phase is a stretch of the run with its own arrival rate.
+type Phase struct {
+	Duration duration `json:"duration"`
+	// Rate is the mean number of requests per simulated second in this phase; 0 is a quiet phase.
+	Rate float64 `json:"rate"`
+	// Weights, when set, replaces the models' weights during this phase; a model it does not name gets none.
+	Weights map[string]float64 `json:"weights,omitempty"`
+}
+
+// Conversations describes the multi-turn chats. A chat sends its turns one after another: each turn resends the
+// whole conversation so far (its user messages and the answers it got) plus a new user message, a think time
+// after the previous answer. Chats use /api/chat or /v1/chat/completions, by the endpoints' weights.
+type Conversations struct {
+	// Share is the share of arrivals that start a chat instead of a single request, 0–1.
+	Share float64 `json:"share"`
+	// TurnsMin and TurnsMax bound the number of turns, drawn uniformly; default 2 and 10.
+	TurnsMin int `json:"turns_min,omitempty"`
+	TurnsMax int `json:"turns_max,omitempty"`
+	// ThinkMin and ThinkMax bound the time between an answer and the next turn, drawn uniformly; default 10s
+	// and 60s.
+	ThinkMin duration `json:"think_min,omitempty"`
+	ThinkMax duration `json:"think_max,omitempty"`
+}
+
+// Spread is a length in tokens drawn log-uniformly between Min and Max: as many draws fall between 20 and 200
+// as between 200 and 2000, so short prompts are common and long ones still appear.
+type Spread struct {
+	Min int `json:"min"`
+	Max int `json:"max"`
+}
+
+// SystemPrompt is one system prompt shared by a share of the requests (many users of one application).
+type SystemPrompt struct {
+	Tokens int `json:"tokens"`
+	// Share is the share of requests (of chats: of conversations) that start with it, 0–1.
+	Share float64 `json:"share"`
+}
+
 // ScenarioModel is a model of the catalogue and how popular it is.
 type ScenarioModel struct {
 	ollamasim.Model
@@ -60,6 +111,12 @@ type ScenarioNode struct {
 	NumParallel int      `json:"num_parallel,omitempty"`
 	MaxLoaded   int      `json:"max_loaded,omitempty"`
 	KeepAlive   duration `json:"keep_alive,omitempty"`
+	// RAMMB is the node's system memory in MiB: a model larger than the free VRAM but within VRAM plus RAM
+	// loads partly on the CPU; zero is the simulator's default.
+	RAMMB float64 `json:"ram_mb,omitempty"`
+	// ParallelGain is the throughput of four parallel requests over one on this node; zero is the simulator's
+	// default.
+	ParallelGain float64 `json:"parallel_gain,omitempty"`
 }
 
 // LoadScenario reads and checks a scenario file.
@@ -89,8 +146,8 @@ func (sc *Scenario) setDefaults() error {
 	if sc.TimeScale == 0 {
 		sc.TimeScale = 40
 	}
-	if sc.Duration == 0 {
-		sc.Duration = duration(6 * time.Minute)
+	if err := sc.setPhases(); err != nil {
+		return err
 	}
 	if sc.Timeout == 0 {
 		sc.Timeout = duration(10 * time.Minute)
@@ -109,8 +166,8 @@ func (sc *Scenario) setDefaults() error {
 		return errors.New("time_scale must be between 1 and 1000")
 	case sc.Duration < 0 || sc.Timeout < 0 || sc.ReportInterval < 0:
 		return errors.New("durations must be positive")
-	case !(sc.Rate > 0):
-		return errors.New("rate must be positive")
+	case sc.Gateways < 0:
+		return errors.New("gateways must not be negative")
 	case sc.StreamShare < 0 || sc.StreamShare > 1:
 		return errors.New("stream_share must be between 0 and 1")
 	case sc.TokensMin < 1 || sc.TokensMax < sc.TokensMin:
@@ -133,6 +190,9 @@ func (sc *Scenario) setDefaults() error {
 		}
 		sc.Models[i].Name = ollamasim.CanonicalName(m.Name)
 		known[sc.Models[i].Name] = true
+	}
+	if err := sc.checkWorkload(known); err != nil {
+		return err
 	}
 	names := map[string]bool{}
 	for i, n := range sc.Nodes {
@@ -164,25 +224,14 @@ func (sc *Scenario) nodeConfig(i int, clock *ollamasim.Clock, stateFile string) 
 		}
 	}
 	return ollamasim.Config{Name: n.Name, GPUs: n.GPUs, Models: models, Speed: n.Speed, LoadMBps: n.LoadMBps,
-		NumParallel: n.NumParallel, MaxLoaded: n.MaxLoaded, KeepAlive: time.Duration(n.KeepAlive), Clock: clock,
-		StateFile: stateFile, StateEvery: 50 * time.Millisecond}
+		NumParallel: n.NumParallel, MaxLoaded: n.MaxLoaded, KeepAlive: time.Duration(n.KeepAlive), RAMMB: n.RAMMB,
+		ParallelGain: n.ParallelGain, Clock: clock, StateFile: stateFile, StateEvery: 50 * time.Millisecond}
 }
 
 // fitsSomewhere reports whether some node has model installed and the VRAM to hold it.
 func (sc *Scenario) fitsSomewhere(model string) bool {
-	for i := range sc.Nodes {
-		cfg := sc.nodeConfig(i, nil, "")
-		total := 0.0
-		for _, g := range cfg.GPUs {
-			total += g.VRAMMB
-		}
-		for _, m := range cfg.Models {
-			if m.Name == model && m.FootprintMB() <= total {
-				return true
-			}
-		}
-	}
-	return false
+	_, _, ok := sc.fastestHolder(model)
+	return ok
 }
 
 func contains(list []string, s string) bool {

@@ -3,42 +3,75 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 )
 
-// percentile returns the p-th percentile (0–100) of sorted by nearest rank, or -1 when sorted is empty.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return -1
-	}
-	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
-}
-
-func seconds(d time.Duration) string {
-	if d < 0 {
+// sec formats a time in simulated seconds; "—" for a missing value.
+func sec(s float64) string {
+	if s < 0 {
 		return "—"
 	}
-	return fmt.Sprintf("%.1fs", d.Seconds())
+	return fmt.Sprintf("%.1fs", s)
 }
 
-// writeTable prints one row per policy, as Markdown so that it pastes into BENCHMARKS.md as it is.
-func writeTable(w io.Writer, sums []*Summary) {
+// ratio formats a ratio; "—" for a missing value.
+func ratio(r float64) string {
+	if r < 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f×", r)
+}
+
+// num formats a count, which is a median and may end in .5.
+func num(v float64) string { return strings.TrimSuffix(fmt.Sprintf("%.1f", v), ".0") }
+
+// writeTable prints one row per policy and the ideal row last, as Markdown so that it pastes into BENCHMARKS.md
+// as it is.
+func writeTable(w io.Writer, sums []*Summary, ideal *Summary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
-	fmt.Fprintln(tw, "| policy\t requests\t ok\t OOM failures\t not-installed failures\t other failures\t cold loads\t p50\t p95\t p99\t throughput (ok/min)\t")
-	fmt.Fprintln(tw, "|---\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t")
-	for _, s := range sums {
-		fmt.Fprintf(tw, "| %s\t %d\t %d\t %d\t %d\t %d\t %d\t %s\t %s\t %s\t %.1f\t\n", s.Policy, s.Requests, s.OK, s.OOM,
-			s.NotInstalled, s.Other, s.ColdLoads, seconds(s.P50), seconds(s.P95), seconds(s.P99), s.Throughput)
+	fmt.Fprintln(tw, "| policy\t requests\t ok\t OOM\t not installed\t 503\t timeout\t other\t cold loads\t p50\t p95\t p99\t TTFT p50\t TTFT p95\t p95/ideal\t hot spots (node-s)\t ok/min\t")
+	fmt.Fprintln(tw, "|---\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t")
+	rows := sums
+	if ideal != nil {
+		rows = append(slices.Clone(sums), ideal)
+	}
+	for _, s := range rows {
+		fmt.Fprintf(tw, "| %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %.1f\t\n",
+			s.Policy, num(s.Requests), num(s.OK), num(s.OOM), num(s.NotInstalled), num(s.Busy), num(s.Timeout),
+			num(s.Other), num(s.ColdLoads), sec(s.P50), sec(s.P95), sec(s.P99), sec(s.TTFTP50), sec(s.TTFTP95),
+			ratio(s.P95OverIdeal), fmt.Sprintf("%.0f", s.HotSpots), s.Throughput)
 	}
 	tw.Flush()
 }
 
-// writeDetails prints vram_aware's reasons and examples of other failures.
+// writeBusy prints each node's busy share under each policy.
+func writeBusy(w io.Writer, sums []*Summary) {
+	if len(sums) == 0 || len(sums[0].Nodes) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
+	fmt.Fprint(tw, "| busy share\t")
+	for _, n := range sums[0].Nodes {
+		fmt.Fprintf(tw, " %s\t", n.Name)
+	}
+	fmt.Fprint(tw, "\n|---\t")
+	for range sums[0].Nodes {
+		fmt.Fprint(tw, " ---:\t")
+	}
+	fmt.Fprintln(tw)
+	for _, s := range sums {
+		fmt.Fprintf(tw, "| %s\t", s.Policy)
+		for _, n := range s.Nodes {
+			fmt.Fprintf(tw, " %.0f%%\t", 100*n.BusyShare)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+}
+
+// writeDetails prints vram_aware's reasons and examples of failures.
 func writeDetails(w io.Writer, sums []*Summary) {
 	for _, s := range sums {
 		if len(s.Reasons) > 0 {
@@ -57,73 +90,6 @@ func writeDetails(w io.Writer, sums []*Summary) {
 			fmt.Fprintf(w, "%s failure, e.g.: %s\n", s.Policy, e)
 		}
 	}
-}
-
-// Targets are what vram_aware must achieve against least_conn on the default scenario.
-type Targets struct {
-	ZeroOOM        bool
-	ColdLoadCut    float64 // 1 − vram_aware's cold loads ÷ least_conn's
-	P95Ratio       float64 // vram_aware's p95 ÷ least_conn's
-	ColdLoadCutMet bool
-	P95Met         bool
-	// Both counts the requests both policies answered; BothP95VRAM and BothP95LC are the p95 of each over them.
-	Both                   int
-	BothP95VRAM, BothP95LC time.Duration
-}
-
-// compare measures vram_aware against least_conn; ok is false when either did not run.
-func compare(sums []*Summary) (t Targets, ok bool) {
-	var va, lc *Summary
-	for _, s := range sums {
-		switch s.Policy {
-		case "vram_aware":
-			va = s
-		case "least_conn":
-			lc = s
-		}
-	}
-	if va == nil || lc == nil {
-		return t, false
-	}
-	t.ZeroOOM = va.OOMFitting == 0
-	if lc.ColdLoads > 0 {
-		t.ColdLoadCut = 1 - float64(va.ColdLoads)/float64(lc.ColdLoads)
-	}
-	if lc.P95 > 0 && va.P95 >= 0 {
-		t.P95Ratio = float64(va.P95) / float64(lc.P95)
-	} else {
-		t.P95Ratio = math.NaN()
-	}
-	var a, b []time.Duration
-	for i := range va.Results {
-		if i < len(lc.Results) && va.Results[i].Outcome == OK && lc.Results[i].Outcome == OK {
-			a, b = append(a, va.Results[i].Latency), append(b, lc.Results[i].Latency)
-		}
-	}
-	slices.Sort(a)
-	slices.Sort(b)
-	t.Both, t.BothP95VRAM, t.BothP95LC = len(a), percentile(a, 95), percentile(b, 95)
-	t.ColdLoadCutMet = t.ColdLoadCut >= 0.5
-	t.P95Met = t.P95Ratio <= 0.5
-	return t, true
-}
-
-func writeTargets(w io.Writer, sums []*Summary) {
-	t, ok := compare(sums)
-	if !ok {
-		return
-	}
-	mark := func(b bool) string {
-		if b {
-			return "met"
-		}
-		return "MISSED"
-	}
-	fmt.Fprintf(w, "vram_aware vs least_conn: OOM failures where a node could fit the model: %s; cold loads %+.0f%% (target ≤ −50%%): %s; p95 %.2f× (target ≤ 0.5×): %s\n",
-		map[bool]string{true: "none (met)", false: "some (MISSED)"}[t.ZeroOOM], -100*t.ColdLoadCut, mark(t.ColdLoadCutMet),
-		t.P95Ratio, mark(t.P95Met))
-	fmt.Fprintf(w, "over the %d requests both answered, p95 is %s with vram_aware and %s with least_conn\n", t.Both,
-		seconds(t.BothP95VRAM), seconds(t.BothP95LC))
 }
 
 // writeModels prints, per model, each policy's successful requests and latency percentiles.
@@ -145,8 +111,8 @@ func writeModels(w io.Writer, sc *Scenario, sums []*Summary) {
 			if ms == nil {
 				ms = &ModelSummary{}
 			}
-			fmt.Fprintf(tw, " %d/%d\t %s\t %s\t", ms.OK, ms.Requests, seconds(percentile(ms.Latencies, 50)),
-				seconds(percentile(ms.Latencies, 95)))
+			fmt.Fprintf(tw, " %d/%d\t %s\t %s\t", ms.OK, ms.Requests, sec(secs(percentile(ms.Latencies, 50))),
+				sec(secs(percentile(ms.Latencies, 95))))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -156,12 +122,12 @@ func writeModels(w io.Writer, sc *Scenario, sums []*Summary) {
 // writeNodes prints what each node did under each policy.
 func writeNodes(w io.Writer, sums []*Summary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
-	fmt.Fprintln(tw, "| policy\t node\t requests\t cold loads\t evictions\t OOM\t not installed\t")
-	fmt.Fprintln(tw, "|---\t ---\t ---:\t ---:\t ---:\t ---:\t ---:\t")
+	fmt.Fprintln(tw, "| policy\t node\t requests\t cold loads\t evictions\t OOM\t not installed\t 503\t busy\t")
+	fmt.Fprintln(tw, "|---\t ---\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t")
 	for _, s := range sums {
 		for _, n := range s.Nodes {
-			fmt.Fprintf(tw, "| %s\t %s\t %d\t %d\t %d\t %d\t %d\t\n", s.Policy, n.Name, n.Stats.Requests, n.Stats.ColdLoads,
-				n.Stats.Evictions, n.Stats.OutOfMemory, n.Stats.NotFound)
+			fmt.Fprintf(tw, "| %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %.0f%%\t\n", s.Policy, n.Name, num(n.Requests),
+				num(n.ColdLoads), num(n.Evictions), num(n.OOM), num(n.NotFound), num(n.QueueFull), 100*n.BusyShare)
 		}
 	}
 	tw.Flush()

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// routingRuns are the scenarios the routing test runs, each cut to its first minutes of arrivals so that the
+// whole test stays within a few minutes of wall time.
+var routingRuns = []struct {
+	scenario string
+	arrivals time.Duration
+}{
+	{"default", 2 * time.Minute},
+	{"popular-model", 8 * time.Minute},
+	{"two-models-one-card", 6 * time.Minute},
+	{"cold-burst", 0},
+}
+
+// routingAssertions is what the routing test asserts: for a scenario, what one policy's run must show, given
+// every policy's run of the same workload. Each holds at this commit; tighten them as the policy improves (the
+// targets are in BENCHMARKS.md).
+var routingAssertions = []struct {
+	scenario, policy string
+	check            check
+}{
+	{"default", "vram_aware", noFailures("OOM where a node fits", "not installed", "503", "other")},
+	{"default", "vram_aware", fewerColdLoadsThan("least_conn", 0.5)},
+	{"default", "least_conn", someFailures("OOM")}, // the scenario does exercise memory
+	{"popular-model", "least_conn", noFailures("OOM", "not installed", "503", "timeout", "other")},
+	{"popular-model", "round_robin", noFailures("OOM", "not installed", "503", "other")},
+	{"popular-model", "vram_aware", noFailures("OOM", "not installed", "503", "other")},
+	{"two-models-one-card", "vram_aware", noFailures("OOM", "not installed", "503", "other")},
+	{"cold-burst", "vram_aware", noFailures("OOM", "not installed", "503", "other")},
+	{"cold-burst", "vram_aware", fewerColdLoadsThan("round_robin", 1)},
+}
+
+// check is one assertion on run s, given the runs of every policy by name.
+type check struct {
+	what  string
+	peers []string // the other policies it compares with
+	fn    func(s *Summary, runs map[string]*Summary) error
+}
+
+// failures are the failure kinds by name, as the table heads them.
+var failures = map[string]func(*Summary) float64{
+	"OOM":                   func(s *Summary) float64 { return s.OOM },
+	"OOM where a node fits": func(s *Summary) float64 { return s.OOMFitting },
+	"not installed":         func(s *Summary) float64 { return s.NotInstalled },
+	"503":                   func(s *Summary) float64 { return s.Busy },
+	"timeout":               func(s *Summary) float64 { return s.Timeout },
+	"other":                 func(s *Summary) float64 { return s.Other },
+}
+
+func noFailures(kinds ...string) check {
+	return check{"no failures: " + strings.Join(kinds, ", "), nil, func(s *Summary, _ map[string]*Summary) error {
+		var bad []string
+		for _, k := range kinds {
+			if n := failures[k](s); n > 0 {
+				bad = append(bad, fmt.Sprintf("%s %v", k, n))
+			}
+		}
+		if len(bad) > 0 {
+			return fmt.Errorf("failures: %s", strings.Join(bad, ", "))
+		}
+		return nil
+	}}
+}
+
+func someFailures(kind string) check {
+	return check{"some failures: " + kind, nil, func(s *Summary, _ map[string]*Summary) error {
+		if failures[kind](s) == 0 {
+			return fmt.Errorf("no %s failure", kind)
+		}
+		return nil
+	}}
+}
+
+// fewerColdLoadsThan asserts at most share × peer's cold loads.
+func fewerColdLoadsThan(peer string, share float64) check {
+	return check{fmt.Sprintf("cold loads ≤ %g× %s's", share, peer), []string{peer}, func(s *Summary, runs map[string]*Summary) error {
+		if p := runs[peer]; s.ColdLoads > share*p.ColdLoads {
+			return fmt.Errorf("cold loads %v, %s %v", s.ColdLoads, peer, p.ColdLoads)
+		}
+		return nil
+	}}
+}
+
+// p95AtMost asserts a p95 latency at most ratio × peer's.
+func p95AtMost(ratio float64, peer string) check {
+	return check{fmt.Sprintf("p95 ≤ %g× %s's", ratio, peer), []string{peer}, func(s *Summary, runs map[string]*Summary) error {
+		if p := runs[peer]; s.P95 < 0 || s.P95 > ratio*p.P95 {
+			return fmt.Errorf("p95 %.1fs, %s %.1fs", s.P95, peer, p.P95)
+		}
+		return nil
+	}}
+}
+
+var _ = p95AtMost // for the assertions to come
+
+// TestRouting runs each scenario of routingRuns through the policies that routingAssertions names for it (the
+// real reporters, Caddy and an embedded Redis, as the demo does), and checks each assertion. It runs under CI
+// whatever -short says.
+func TestRouting(t *testing.T) {
+	if testing.Short() && os.Getenv("CI") != "true" {
+		t.Skip("runs the demo for about a minute")
+	}
+	for _, r := range routingRuns {
+		t.Run(r.scenario, func(t *testing.T) {
+			sc, err := LoadScenario("../../scenarios/" + r.scenario + ".json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.arrivals > 0 {
+				sc.Duration = duration(r.arrivals)
+			}
+			var policies []string
+			for _, a := range routingAssertions {
+				if a.scenario != r.scenario {
+					continue
+				}
+				for _, p := range append([]string{a.policy}, a.check.peers...) {
+					if !slices.Contains(policies, p) {
+						policies = append(policies, p)
+					}
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			c, err := compareRuns(ctx, sc, policies, 1, runOptions{progress: io.Discard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out strings.Builder
+			c.write(&out, false)
+			t.Logf("%s", out.String())
+			runs := map[string]*Summary{}
+			for _, s := range c.first() {
+				runs[s.Policy] = s
+				if s.Requests == 0 || s.Requests != c.Ideal[0].Requests {
+					t.Fatalf("%s: %v requests, want the workload's %v", s.Policy, s.Requests, c.Ideal[0].Requests)
+				}
+			}
+			for _, a := range routingAssertions {
+				if a.scenario != r.scenario {
+					continue
+				}
+				if err := a.check.fn(runs[a.policy], runs); err != nil {
+					t.Errorf("%s, %s: %s: %v", a.scenario, a.policy, a.check.what, err)
+				}
+			}
+		})
+	}
+}
