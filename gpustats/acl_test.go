@@ -18,7 +18,7 @@ import (
 // Redis 7 selector, so that it cannot SET or DEL the stream itself). caddyACL only reads.
 const (
 	reporterACL = "on resetkeys resetchannels -@all ~sollol:gpu:%s &sollol:gpu:updates +set +del +publish +ping (~sollol:gpu:stats +xadd)"
-	caddyACL    = "on resetkeys resetchannels -@all %R~sollol:gpu:* &sollol:gpu:updates +subscribe +scan +mget +get +ping"
+	caddyACL    = "on resetkeys resetchannels -@all %R~sollol:gpu:* &sollol:gpu:updates +subscribe +scan +mget +get +xrevrange +xread +ping"
 )
 
 // setUser creates user with password pw and the given ACL rules, through admin.

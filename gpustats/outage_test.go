@@ -33,13 +33,10 @@ func TestRedisDownThenUpOneWarningEach(t *testing.T) {
 	if st := w.Stats(); st.Connected || st.LastError == "" {
 		t.Fatalf("stats while down: %+v", st)
 	}
+	// How soon stats flow again (the backoff is capped at Resync) is TestReconnectBackoffExactly's, on a fake clock.
 	srv.Restart()
-	up := time.Now()
 	gpustats.NewPublisher(srv.Client(), gpustats.PublisherOptions{}).Publish(t.Context(), report("10.0.0.5:11434", 1000, time.Now()))
 	eventually(t, "report after Redis came up", func() bool { return freeOf(w, "10.0.0.5:11434") == 1000 })
-	if d := time.Since(up); d > resync+500*time.Millisecond {
-		t.Fatalf("stats flowed %s after Redis came up, want within one resync interval (%s)", d, resync)
-	}
 	// An outage of a running connection: one warning too, however long it lasts.
 	before := logs.FilterMessage("Redis still unreachable").Len()
 	srv.Stop()

@@ -2,7 +2,7 @@ package gpustats
 
 import (
 	"context"
-	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,15 +36,22 @@ type WatcherOptions struct {
 	VerifyChannel bool
 	// Logger receives connection changes and rejected reports (each reason at most once per Resync); nil: no logs.
 	Logger *zap.Logger
+	// Clock is the watcher's time; nil means the real clock.
+	Clock Clock
 }
 
-// Watcher keeps a Snapshot of every node's latest report: it subscribes to the update channel first, then reads
-// every key, then applies each published report as it arrives and reads all keys again every Resync. When Redis
-// goes away it keeps the last snapshot, reconnects with backoff and reads everything again.
+// Watcher keeps a Snapshot of every node's latest report: it subscribes to the update channel first, notes where
+// the history stream ends, then reads every key, then applies each report as it arrives (published on the channel
+// by this project's reporter, appended to the stream by SOLLOL's, see watcher_stream.go) and reads all keys again
+// every Resync. When Redis goes away it keeps the last snapshot, reconnects with backoff, reads everything again
+// and goes on in the stream where it left off.
 type Watcher struct {
 	client redis.UniversalClient
 	opts   WatcherOptions
 	log    *zap.Logger
+	clock  Clock
+	// streamID is the id of the last stream entry read, "" before the first session; run goroutine only.
+	streamID string
 
 	snap  atomic.Pointer[Snapshot]
 	nodes map[string]*Node // owned by the run goroutine
@@ -91,8 +98,12 @@ func NewWatcher(client redis.UniversalClient, opts WatcherOptions) *Watcher {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	w := &Watcher{client: client, opts: opts, log: log, nodes: map[string]*Node{}, loggedAt: map[string]time.Time{},
-		done: make(chan struct{})}
+	clock := opts.Clock
+	if clock == nil {
+		clock = realClock{}
+	}
+	w := &Watcher{client: client, opts: opts, log: log, clock: clock, nodes: map[string]*Node{},
+		loggedAt: map[string]time.Time{}, done: make(chan struct{})}
 	w.snap.Store(NewSnapshot())
 	return w
 }
@@ -103,7 +114,8 @@ func (w *Watcher) Start(ctx context.Context) {
 	go w.run(ctx)
 }
 
-// Stop ends the watcher and waits for its goroutines. It does not close the client.
+// Stop ends the watcher and waits for it. It does not close the client. A blocked read of the stream returns on
+// its own within streamBlock and applies nothing after Stop.
 func (w *Watcher) Stop() {
 	w.once.Do(func() {
 		if w.cancel != nil {
@@ -151,20 +163,29 @@ func (w *Watcher) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-w.clock.After(backoff):
 		}
 		// Capped at Resync too, so that stats flow again within one resync interval of Redis coming back.
 		backoff = min(2*backoff, 5*time.Second, max(w.opts.Resync, 100*time.Millisecond))
 	}
 }
 
-// session subscribes, reads every key, then applies messages and resyncs until Redis fails or ctx ends.
+// session subscribes, reads every key, then applies messages and stream entries and resyncs until Redis fails or
+// ctx ends. It owns w.nodes; two goroutines only receive, from the channel and from the stream.
 func (w *Watcher) session(ctx context.Context, connected func()) error {
+	ctx, cancel := context.WithCancel(ctx)
 	ps := w.client.Subscribe(ctx, w.opts.Names.Channel())
-	defer ps.Close()
-	// A blocked receive does not watch ctx; closing the subscription ends it.
-	defer context.AfterFunc(ctx, func() { ps.Close() })()
+	var receiving sync.WaitGroup
+	defer func() {
+		cancel()
+		ps.Close() // ends a blocked receive, which does not watch ctx
+		receiving.Wait()
+	}()
 	if _, err := ps.Receive(ctx); err != nil {
+		return err
+	}
+	from, err := w.streamStart(ctx)
+	if err != nil {
 		return err
 	}
 	if err := w.resync(ctx); err != nil {
@@ -174,39 +195,74 @@ func (w *Watcher) session(ctx context.Context, connected func()) error {
 		w.log.Info("connected to Redis", zap.String("channel", w.opts.Names.Channel()), zap.Int("nodes", w.Snapshot().Len()))
 	}
 	connected()
-	next := time.Now().Add(w.opts.Resync)
+
+	msgs, lost := make(chan *redis.Message, 64), make(chan error, 1)
+	receiving.Go(func() { receive(ctx, ps, msgs, lost) })
+	entries, streamErr := make(chan []redis.XMessage, 4), make(chan error, 1)
+	if from != "" {
+		go w.readStream(ctx, from, entries, streamErr) // not waited for: see Stop
+	}
+	resync := w.clock.After(w.opts.Resync)
+	var index <-chan time.Time // the pending snapshot rebuild, if any
 	for {
-		if !time.Now().Before(next) {
+		if index == nil && !w.indexStale.IsZero() {
+			index = w.clock.After(indexDelay)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-lost:
+			return err
+		case m := <-msgs:
+			if !w.opts.VerifyChannel {
+				w.apply("", []byte(m.Payload), w.clock.Now())
+			} else if err := w.applyVerified(ctx, []byte(m.Payload), w.clock.Now()); err != nil {
+				return err
+			}
+		case batch := <-entries:
+			if err := w.applyEntries(ctx, batch); err != nil {
+				return err
+			}
+		case err := <-streamErr:
+			if !refused(err) {
+				return err
+			}
+			w.log.Warn("cannot read the report stream; reports that are not published (SOLLOL's reporter) show at the next resync",
+				zap.String("stream", w.opts.Names.Stream()), zap.Error(err))
+		case <-resync:
 			if err := w.resync(ctx); err != nil {
 				return err
 			}
-			next = time.Now().Add(w.opts.Resync)
-		}
-		wait := time.Until(next)
-		if !w.indexStale.IsZero() {
-			if since := time.Since(w.indexStale); since >= indexDelay {
-				w.publishIndex()
-			} else {
-				wait = min(wait, indexDelay-since)
-			}
-		}
-		msg, err := ps.ReceiveTimeout(ctx, wait)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var ne interface{ Timeout() bool }
-		switch {
-		case err == nil:
-			if m, ok := msg.(*redis.Message); ok {
-				if !w.opts.VerifyChannel {
-					w.apply("", []byte(m.Payload), time.Now())
-				} else if err := w.applyVerified(ctx, []byte(m.Payload), time.Now()); err != nil {
-					return err
-				}
-			}
-		case errors.As(err, &ne) && ne.Timeout():
-		default:
-			return err
+			resync = w.clock.After(w.opts.Resync)
+		case <-index:
+			index = nil
+			w.publishIndex()
 		}
 	}
+}
+
+// receive passes the messages published on the channel to msgs until the subscription fails, then its error to
+// lost.
+func receive(ctx context.Context, ps *redis.PubSub, msgs chan<- *redis.Message, lost chan<- error) {
+	for {
+		msg, err := ps.Receive(ctx)
+		if err != nil {
+			lost <- err // buffered, read at most once
+			return
+		}
+		if m, ok := msg.(*redis.Message); ok {
+			select {
+			case msgs <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// refused reports whether Redis refused a command for good (an ACL without the command, a key of another type),
+// as opposed to a lost connection or a failover in progress.
+func refused(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "NOPERM") || strings.HasPrefix(msg, "WRONGTYPE")
 }

@@ -16,46 +16,20 @@ const scanBatch = 500
 // resync reads every report key and applies what it finds, then forgets nodes that are gone and long stale.
 func (w *Watcher) resync(ctx context.Context) error {
 	seen := make(map[string]bool, len(w.nodes))
-	now := time.Now()
-	// ForEachMaster calls read on every master at once: applying what they fetched must take turns.
+	now := w.clock.Now()
+	// ForEachMaster scans every master at once: applying what they fetched must take turns.
 	var applying sync.Mutex
 	read := func(ctx context.Context, c redis.Cmdable) error {
-		iter := c.Scan(ctx, 0, w.opts.Names.Pattern(), scanBatch).Iterator()
-		keys := make([]string, 0, scanBatch)
-		flush := func() error {
-			if len(keys) == 0 {
-				return nil
-			}
+		return w.scanKeys(ctx, c, func(keys []string) error {
 			vals, err := w.fetch(ctx, c, keys)
 			if err != nil {
 				return err
 			}
 			applying.Lock()
 			defer applying.Unlock()
-			for i, v := range vals {
-				if v != nil {
-					id, _ := w.opts.Names.NodeID(keys[i])
-					seen[id] = true
-					w.apply(keys[i], v, now)
-				}
-			}
-			keys = keys[:0]
+			w.applyBatch(keys, vals, now, seen)
 			return nil
-		}
-		for iter.Next(ctx) {
-			if _, ok := w.opts.Names.NodeID(iter.Val()); !ok {
-				continue
-			}
-			if keys = append(keys, iter.Val()); len(keys) == scanBatch {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-		}
-		if err := iter.Err(); err != nil {
-			return err
-		}
-		return flush()
+		})
 	}
 	var err error
 	if cc, ok := w.client.(*redis.ClusterClient); ok {
@@ -75,6 +49,43 @@ func (w *Watcher) resync(ctx context.Context) error {
 	w.publishIndex()
 	w.resyncs.Add(1)
 	return nil
+}
+
+// scanKeys walks the report keys on one server with SCAN and hands them to batch, at most scanBatch at a time.
+// Keys under the prefix that hold no node report (the stream) are left out.
+func (w *Watcher) scanKeys(ctx context.Context, c redis.Cmdable, batch func(keys []string) error) error {
+	iter := c.Scan(ctx, 0, w.opts.Names.Pattern(), scanBatch).Iterator()
+	keys := make([]string, 0, scanBatch)
+	for iter.Next(ctx) {
+		if _, ok := w.opts.Names.NodeID(iter.Val()); !ok {
+			continue
+		}
+		if keys = append(keys, iter.Val()); len(keys) == scanBatch {
+			if err := batch(keys); err != nil {
+				return err
+			}
+			keys = keys[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return batch(keys)
+}
+
+// applyBatch applies the reports that keys held (vals[i] from keys[i], nil where a key vanished) and marks their
+// nodes seen.
+func (w *Watcher) applyBatch(keys []string, vals [][]byte, now time.Time, seen map[string]bool) {
+	for i, v := range vals {
+		if v != nil {
+			id, _ := w.opts.Names.NodeID(keys[i])
+			seen[id] = true
+			w.apply(keys[i], v, now)
+		}
+	}
 }
 
 // fetch reads keys in one round trip: MGET on one server, a pipeline of GETs on a cluster, where MGET must not
@@ -110,17 +121,18 @@ func (w *Watcher) fetch(ctx context.Context, c redis.Cmdable, keys []string) ([]
 	return out, nil
 }
 
-// apply decodes one report, from key (resync) or from the channel (key ""), and installs it if it is newer than
-// what the watcher holds. A tombstone removes the node.
+// apply decodes one report, from key (resync), from the channel (key "") or from the stream (key is the stream's
+// name), and installs it if it is newer than what the watcher holds. A tombstone removes the node.
 func (w *Watcher) apply(key string, data []byte, now time.Time) {
+	history := key == w.opts.Names.Stream()
 	r, err := w.opts.Decoder.Decode(data, now)
-	if err == nil && key != "" && w.opts.Names.Node(r.NodeID) != key {
+	if err == nil && key != "" && !history && w.opts.Names.Node(r.NodeID) != key {
 		err = reject(RejectWrongKey, "key %q holds a report of node %q", key, r.NodeID)
 	}
 	if err == nil {
 		if old := w.nodes[r.NodeID]; old != nil && r.Timestamp <= old.Report.Timestamp {
-			if r.Timestamp == old.Report.Timestamp {
-				return // the same report read again
+			if r.Timestamp == old.Report.Timestamp || history {
+				return // the same report read again, or an older entry of the stream read after a reconnect
 			}
 			err = reject(RejectOutOfOrder, "report of %q from %s is older than the one held (%s)", r.NodeID,
 				r.Time().Format(time.RFC3339Nano), old.Updated.Format(time.RFC3339Nano))

@@ -1,0 +1,7 @@
+package gpustats
+
+// IndexDelay is indexDelay, for tests that move a fake clock past it.
+const IndexDelay = indexDelay
+
+// Unflatten is unflatten, for the table tests of stream entries.
+var Unflatten = unflatten
