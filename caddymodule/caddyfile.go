@@ -1,6 +1,10 @@
 package caddymodule
 
 import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -24,6 +28,7 @@ import (
 //		min_free     <size>
 //		boost_free   <size>
 //		headroom     <size>
+//		num_parallel <n>                   # requests a loaded model serves at once where a report does not say
 //		model_from   body | header <name> | off
 //		max_body     <size>
 //		node         <upstream> <node_id>  # repeatable
@@ -32,130 +37,303 @@ import (
 //		decision_header <name>
 //		fallback     <policy> [{ … }]
 //	}
+//
+// The parser reads values; what they may be is Validate's, which it calls at the end so that a bad Caddyfile
+// fails at adapt time. A value that reads as zero is refused: zero is how a field says "not set".
 func (p *VRAMAware) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // policy name
 	if d.NextArg() {
 		return d.ArgErr()
 	}
 	for d.NextBlock(0) {
-		name := d.Val()
-		switch name {
-		case "redis", "prefix", "hmac_key", "hmac_key_file", "decision_header":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			v := d.Val()
-			switch name {
-			case "redis":
-				p.Redis = v
-			case "prefix":
-				p.Prefix = v
-			case "hmac_key":
-				p.HMACKeys = append(p.HMACKeys, v)
-			case "hmac_key_file":
-				p.HMACKeyFiles = append(p.HMACKeyFiles, v)
-			case "decision_header":
-				p.DecisionHeader = v
-			}
-		case "stale_after", "resync":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			dur, err := caddy.ParseDuration(d.Val())
-			if err != nil || dur <= 0 {
-				return d.Errf("%s %q: want a positive duration such as 15s", name, d.Val())
-			}
-			if name == "stale_after" {
-				p.StaleAfter = caddy.Duration(dur)
-			} else {
-				p.Resync = caddy.Duration(dur)
-			}
-		case "ollama_poll":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			if d.Val() == "off" {
-				p.OllamaPollOff = true
-				break
-			}
-			dur, err := caddy.ParseDuration(d.Val())
-			if err != nil || dur <= 0 {
-				return d.Errf("ollama_poll %q: want an interval such as 5s, or off", d.Val())
-			}
-			p.OllamaPoll = caddy.Duration(dur)
-		case "vram":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return d.Errf("vram %s: want vram <upstream> <size>, such as vram 10.0.0.5:11434 24GiB", strings.Join(args, " "))
-			}
-			size, err := humanize.ParseBytes(args[1])
-			if err != nil || size == 0 || size > 1<<50 {
-				return d.Errf("vram %s %q: want a size such as 24GiB", args[0], args[1])
-			}
-			if p.VRAM == nil {
-				p.VRAM = map[string]int64{}
-			}
-			p.VRAM[args[0]] = int64(size)
-		case "min_free", "boost_free", "headroom", "max_body":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			size, err := humanize.ParseBytes(d.Val())
-			if err != nil || size > 1<<50 {
-				return d.Errf("%s %q: want a size such as 2GiB or 512MiB", name, d.Val())
-			}
-			*map[string]*int64{"min_free": &p.MinFree, "boost_free": &p.BoostFree, "headroom": &p.Headroom,
-				"max_body": &p.MaxBody}[name] = int64(size)
-		case "model_from":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			p.ModelFrom = d.Val()
-			switch p.ModelFrom {
-			case modelFromHeader:
-				if !d.NextArg() {
-					return d.Errf("model_from header: name the header, such as model_from header X-Model")
-				}
-				p.ModelHeader = d.Val()
-			case modelFromBody, modelFromOff:
-			default:
-				return d.Errf("model_from %q: want body, header <name> or off", p.ModelFrom)
-			}
+		var err error
+		switch d.Val() {
+		case "redis":
+			err = stringArg(d, &p.Redis, "redis <url>, such as redis redis://10.0.0.1:6379")
+		case "prefix":
+			err = stringArg(d, &p.Prefix, "prefix <key prefix>, such as prefix sollol:gpu:")
+		case "hmac_key":
+			err = appendArg(d, &p.HMACKeys, "hmac_key <key>, such as hmac_key {env.SOLLOL_HMAC_KEY}")
+		case "hmac_key_file":
+			err = appendArg(d, &p.HMACKeyFiles, "hmac_key_file <path>")
 		case "verify_channel":
-			p.VerifyChannel = true
+			err = flagArg(d, &p.VerifyChannel)
+		case "stale_after":
+			err = durationArg(d, &p.StaleAfter, "stale_after <duration>, such as stale_after 15s")
+		case "resync":
+			err = durationArg(d, &p.Resync, "resync <duration>, such as resync 10s")
+		case "min_free":
+			err = sizeArg(d, &p.MinFree)
+		case "boost_free":
+			err = sizeArg(d, &p.BoostFree)
+		case "headroom":
+			err = sizeArg(d, &p.Headroom)
+		case "max_body":
+			err = sizeArg(d, &p.MaxBody)
+		case "num_parallel":
+			err = intArg(d, &p.NumParallel, "num_parallel <n>, such as num_parallel 4")
+		case "model_from":
+			err = p.modelFromArgs(d)
 		case "node":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return d.Errf("node %s: want node <upstream> <node_id>", strings.Join(args, " "))
-			}
-			if p.Nodes == nil {
-				p.Nodes = map[string]string{}
-			}
-			p.Nodes[args[0]] = args[1]
+			err = pairArg(d, &p.Nodes, "node <upstream> <node_id>, such as node gpu3:11434 10.0.0.7:11434")
+		case "ollama_poll":
+			err = p.ollamaPollArg(d)
+		case "vram":
+			err = vramArg(d, &p.VRAM)
+		case "decision_header":
+			err = stringArg(d, &p.DecisionHeader, "decision_header <name>, such as decision_header X-Vram-Aware")
 		case "fallback":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			if p.FallbackRaw != nil {
-				return d.Err("fallback: policy already specified")
-			}
-			policy := d.Val()
-			unm, err := caddyfile.UnmarshalModule(d, "http.reverse_proxy.selection_policies."+policy)
-			if err != nil {
-				return d.Errf("fallback %s: %v", policy, err)
-			}
-			if _, ok := unm.(reverseproxy.Selector); !ok {
-				return d.Errf("fallback %s: not a selection policy", policy)
-			}
-			p.FallbackRaw = caddyconfig.JSONModuleObject(unm, "policy", policy, nil)
+			err = p.fallbackArgs(d)
 		default:
-			return d.Errf("unrecognized vram_aware option %q", name)
+			return unknownOption(d)
 		}
-		if d.NextArg() {
-			return d.Errf("%s: unexpected argument %q", name, d.Val())
+		if err != nil {
+			return err
 		}
 	}
+	if err := p.validate(); err != nil {
+		return d.WrapErr(err)
+	}
 	return nil
+}
+
+// caddyfileOptions are the options UnmarshalCaddyfile knows, for the error that names them.
+var caddyfileOptions = []string{"redis", "prefix", "hmac_key", "hmac_key_file", "verify_channel", "stale_after",
+	"resync", "min_free", "boost_free", "headroom", "num_parallel", "model_from", "max_body", "node", "ollama_poll",
+	"vram", "decision_header", "fallback"}
+
+func unknownOption(d *caddyfile.Dispenser) error {
+	return d.Errf("unrecognized vram_aware option %q%s; the options are %s", d.Val(), didYouMean(d.Val(), caddyfileOptions),
+		strings.Join(caddyfileOptions, ", "))
+}
+
+// args returns the directive's n arguments, or an error that shows the directive's form.
+func args(d *caddyfile.Dispenser, n int, form string) ([]string, error) {
+	name := d.Val()
+	a := d.RemainingArgs()
+	if len(a) != n {
+		return nil, d.Errf("%s: want %s", strings.Join(append([]string{name}, a...), " "), form)
+	}
+	return a, nil
+}
+
+func stringArg(d *caddyfile.Dispenser, dst *string, form string) error {
+	a, err := args(d, 1, form)
+	if err == nil {
+		*dst = a[0]
+	}
+	return err
+}
+
+func appendArg(d *caddyfile.Dispenser, dst *[]string, form string) error {
+	a, err := args(d, 1, form)
+	if err == nil {
+		*dst = append(*dst, a[0])
+	}
+	return err
+}
+
+func flagArg(d *caddyfile.Dispenser, dst *bool) error {
+	name := d.Val()
+	if d.NextArg() {
+		return d.Errf("%s: unexpected argument %q; the option takes none", name, d.Val())
+	}
+	*dst = true
+	return nil
+}
+
+// notZero refuses a value that parsed as zero, which the field would read as "not set".
+func notZero(d *caddyfile.Dispenser, name, value string, zero bool) error {
+	if zero {
+		return d.Errf("%s %q: zero reads as not set (the default); leave the line out for the default, or give another value",
+			name, value)
+	}
+	return nil
+}
+
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration, form string) error {
+	name := d.Val()
+	a, err := args(d, 1, form)
+	if err != nil {
+		return err
+	}
+	dur, err := caddy.ParseDuration(a[0])
+	if err != nil {
+		return d.Errf("%s %q: want a duration, such as 15s or 500ms", name, a[0])
+	}
+	*dst = caddy.Duration(dur)
+	return notZero(d, name, a[0], dur == 0)
+}
+
+func intArg(d *caddyfile.Dispenser, dst *int, form string) error {
+	name := d.Val()
+	a, err := args(d, 1, form)
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(a[0])
+	if err != nil {
+		return d.Errf("%s %q: want a whole number; %s", name, a[0], form)
+	}
+	*dst = n
+	return notZero(d, name, a[0], n == 0)
+}
+
+// sizeArg reads a size such as 2GiB. The words of the line are one size, so that "2 GiB" reads as "2GiB" and
+// "2 gigs" is refused as "2gigs" is.
+func sizeArg(d *caddyfile.Dispenser, dst *int64) error {
+	name := d.Val()
+	a := d.RemainingArgs()
+	if len(a) == 0 {
+		return d.Errf("%s: want %s <size>, such as %s 2GiB", name, name, name)
+	}
+	v := strings.Join(a, " ")
+	n, err := parseSize(d, name, v)
+	if err != nil {
+		return err
+	}
+	*dst = n
+	return notZero(d, name, v, n == 0)
+}
+
+func parseSize(d *caddyfile.Dispenser, name, v string) (int64, error) {
+	size, err := humanize.ParseBytes(v)
+	if err != nil || size > math.MaxInt64 {
+		return 0, d.Errf("%s %q: want a size such as 2GiB or 512MiB", name, v)
+	}
+	return int64(size), nil
+}
+
+// pairArg reads "<upstream> <value>" into a map, a later line for the same upstream replacing an earlier one.
+func pairArg(d *caddyfile.Dispenser, dst *map[string]string, form string) error {
+	a, err := args(d, 2, form)
+	if err != nil {
+		return err
+	}
+	if *dst == nil {
+		*dst = map[string]string{}
+	}
+	(*dst)[a[0]] = a[1]
+	return nil
+}
+
+// vramArg reads "vram <upstream> <size>", the size as sizeArg reads one.
+func vramArg(d *caddyfile.Dispenser, dst *map[string]int64) error {
+	a := d.RemainingArgs()
+	if len(a) < 2 {
+		return d.Errf("%s: want vram <upstream> <size>, such as vram 10.0.0.5:11434 24GiB", strings.Join(append([]string{"vram"}, a...), " "))
+	}
+	size, err := parseSize(d, "vram "+a[0], strings.Join(a[1:], " "))
+	if err != nil {
+		return err
+	}
+	if *dst == nil {
+		*dst = map[string]int64{}
+	}
+	(*dst)[a[0]] = size
+	return nil
+}
+
+func (p *VRAMAware) modelFromArgs(d *caddyfile.Dispenser) error {
+	a := d.RemainingArgs()
+	if len(a) == 0 || len(a) > 2 {
+		return d.Errf("%s: want model_from body, model_from header <name> or model_from off",
+			strings.Join(append([]string{"model_from"}, a...), " "))
+	}
+	p.ModelFrom = a[0]
+	if len(a) == 2 {
+		p.ModelHeader = a[1]
+	}
+	return nil
+}
+
+func (p *VRAMAware) ollamaPollArg(d *caddyfile.Dispenser) error {
+	a, err := args(d, 1, "ollama_poll <interval> or ollama_poll off")
+	if err != nil {
+		return err
+	}
+	if a[0] == "off" {
+		p.OllamaPollOff = true
+		return nil
+	}
+	dur, err := caddy.ParseDuration(a[0])
+	if err != nil {
+		return d.Errf("ollama_poll %q: want an interval such as 5s, or off", a[0])
+	}
+	p.OllamaPoll = caddy.Duration(dur)
+	return notZero(d, "ollama_poll", a[0], dur == 0)
+}
+
+// selectionPolicies is the namespace of Caddy's selection policies, where fallback finds its policy.
+const selectionPolicies = "http.reverse_proxy.selection_policies"
+
+// fallbackArgs reads "fallback <policy>" and the policy's own block, which the policy parses.
+func (p *VRAMAware) fallbackArgs(d *caddyfile.Dispenser) error {
+	if p.FallbackRaw != nil {
+		return d.Err("fallback: policy already specified")
+	}
+	if !d.NextArg() {
+		return d.Errf("fallback: want fallback <policy>, such as fallback least_conn")
+	}
+	policy := d.Val()
+	if _, err := caddy.GetModule(selectionPolicies + "." + policy); err != nil {
+		var names []string
+		for _, m := range caddy.GetModules(selectionPolicies) {
+			names = append(names, m.ID.Name())
+		}
+		return d.Errf("fallback %q: no such selection policy%s; the policies are %s", policy, didYouMean(policy, names),
+			strings.Join(names, ", "))
+	}
+	unm, err := caddyfile.UnmarshalModule(d, selectionPolicies+"."+policy)
+	if err != nil {
+		return err // the policy's own error, which names its place in the Caddyfile
+	}
+	if _, ok := unm.(reverseproxy.Selector); !ok {
+		return d.Errf("fallback %s: not a selection policy", policy)
+	}
+	p.FallbackRaw = caddyconfig.JSONModuleObject(unm, "policy", policy, nil)
+	return nil
+}
+
+// didYouMean is " (did you mean X?)" for the option closest to name, where one is close enough to be a typo: the
+// same but for underscores and hyphens, or at most two edits away.
+func didYouMean(name string, options []string) string {
+	bare := func(s string) string { return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(s)) }
+	best, bestDist := "", 3
+	for _, o := range options {
+		dist := editDistance(name, o)
+		if bare(name) == bare(o) {
+			dist = 0
+		}
+		if dist < bestDist {
+			best, bestDist = o, dist
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = slices.Min([]int{prev[j] + 1, cur[j-1] + 1, prev[j-1] + cost})
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 var _ caddyfile.Unmarshaler = (*VRAMAware)(nil)

@@ -65,6 +65,9 @@ type VRAMAware struct {
 	BoostFree int64 `json:"boost_free,omitempty"`
 	// Headroom in bytes is kept free beyond a model's size when deciding whether it fits; default 512 MiB.
 	Headroom int64 `json:"headroom,omitempty"`
+	// NumParallel is how many requests one loaded model serves at once on a node whose report does not say (the
+	// OLLAMA_NUM_PARALLEL of its Ollama; gpu-reporter reports its own): at least 1; default 1, Ollama's default.
+	NumParallel int `json:"num_parallel,omitempty"`
 	// ModelFrom says where the requested model is read: "body" (default: the "model" member of a JSON POST to
 	// Ollama's or the OpenAI-compatible API), "header" (the header ModelHeader) or "off".
 	ModelFrom string `json:"model_from,omitempty"`
@@ -131,10 +134,7 @@ func (p *VRAMAware) Provision(ctx caddy.Context) error {
 	}
 	p.fallback = mod.(reverseproxy.Selector)
 
-	p.modelFrom = p.ModelFrom
-	if p.modelFrom == "" {
-		p.modelFrom = modelFromBody
-	}
+	p.modelFrom = p.modelFromOrBody()
 	p.modelHeader = textproto.CanonicalMIMEHeaderKey(p.ModelHeader)
 	if p.MaxBody == 0 {
 		p.MaxBody = 1 << 20
@@ -148,13 +148,19 @@ func (p *VRAMAware) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("vram_aware: %w", err)
 	}
 
+	p.warnUnknownUpstreams(ctx)
+
+	// The keys are read with or without Redis, so that a missing key file fails alike in both.
+	repl := caddy.NewReplacer()
+	keys, err := p.hmacKeys(repl)
+	if err != nil {
+		return err
+	}
+	if p.Redis == "" && len(keys) > 0 {
+		p.log.Warn("vram_aware: hmac_key and hmac_key_file verify reports from Redis, and redis is not set: they have no effect")
+	}
 	var res *lbpolicy.Reservations
 	if p.Redis != "" {
-		repl := caddy.NewReplacer()
-		keys, err := p.hmacKeys(repl)
-		if err != nil {
-			return err
-		}
 		url := repl.ReplaceKnown(p.Redis, "")
 		resync := time.Duration(p.Resync)
 		if p.shared, err = acquireWatcher(url, p.Prefix, keys, resync, p.VerifyChannel, p.log); err != nil {
@@ -210,26 +216,33 @@ func (p *VRAMAware) validate() error {
 		return fmt.Errorf("vram_aware: stale_after %s must be positive", time.Duration(p.StaleAfter))
 	case p.Resync < 0:
 		return fmt.Errorf("vram_aware: resync %s must be positive", time.Duration(p.Resync))
-	case p.MinFree < 0 || p.BoostFree < 0 || p.Headroom < 0:
-		return fmt.Errorf("vram_aware: min_free, boost_free and headroom must not be negative")
-	case p.MaxBody < 0:
-		return fmt.Errorf("vram_aware: max_body %d must not be negative", p.MaxBody)
+	case p.NumParallel < 0 || p.NumParallel > gpustats.MaxNumParallel:
+		return fmt.Errorf("vram_aware: num_parallel %d: want 1 to %d", p.NumParallel, gpustats.MaxNumParallel)
+	}
+	for _, s := range []struct {
+		name  string
+		bytes int64
+	}{{"min_free", p.MinFree}, {"boost_free", p.BoostFree}, {"headroom", p.Headroom}, {"max_body", p.MaxBody}} {
+		if s.bytes < 0 || s.bytes > maxSize {
+			return fmt.Errorf("vram_aware: %s %d bytes: want a size from 0 to 1PiB", s.name, s.bytes)
+		}
 	}
 	switch p.ModelFrom {
 	case "", modelFromBody, modelFromOff:
+		if p.ModelHeader != "" {
+			return fmt.Errorf("vram_aware: model_from %s takes no header name (%q): only model_from header does", p.modelFromOrBody(), p.ModelHeader)
+		}
 	case modelFromHeader:
 		if p.ModelHeader == "" {
-			return fmt.Errorf("vram_aware: model_from header needs a header name")
+			return fmt.Errorf("vram_aware: model_from header: name the header, such as model_from header X-Model")
 		}
 	default:
 		return fmt.Errorf("vram_aware: model_from %q: want body, header <name> or off", p.ModelFrom)
 	}
 	if p.Redis != "" && !strings.Contains(p.Redis, "{") {
-		c, err := gpustats.NewClient(p.Redis)
-		if err != nil {
+		if err := gpustats.CheckURL(p.Redis); err != nil {
 			return fmt.Errorf("vram_aware: redis: %w", err)
 		}
-		c.Close()
 	}
 	for up, id := range p.Nodes {
 		if up == "" || id == "" {
@@ -237,6 +250,16 @@ func (p *VRAMAware) validate() error {
 		}
 	}
 	return p.validatePoll()
+}
+
+// maxSize bounds the sizes of the configuration: 1 PiB, beyond any GPU and any request body.
+const maxSize = 1 << 50
+
+func (p *VRAMAware) modelFromOrBody() string {
+	if p.ModelFrom == "" {
+		return modelFromBody
+	}
+	return p.ModelFrom
 }
 
 // pollInterval is ollama_poll, by default 5s or half of stale_after where that is shorter.
@@ -267,7 +290,7 @@ func (p *VRAMAware) validatePoll() error {
 			interval, stale)
 	}
 	for up, size := range p.VRAM {
-		if up == "" || size <= 0 {
+		if up == "" || size <= 0 || size > maxSize {
 			return fmt.Errorf("vram_aware: vram %q %d: want vram <upstream> <size>, such as vram 10.0.0.5:11434 24GiB", up, size)
 		}
 	}

@@ -31,15 +31,15 @@ func TestCaddyfilePollOptions(t *testing.T) {
 	}
 
 	for in, want := range map[string]string{
-		"ollama_poll":              "ollama_poll",
-		"ollama_poll soon":         `ollama_poll "soon"`,
-		"ollama_poll 0s":           `ollama_poll "0s"`,
-		"ollama_poll -1s":          `ollama_poll "-1s"`,
-		"ollama_poll 1s 2s":        "ollama_poll: unexpected argument",
+		"ollama_poll":              "ollama_poll: want ollama_poll <interval> or ollama_poll off",
+		"ollama_poll soon":         `ollama_poll "soon": want an interval such as 5s, or off`,
+		"ollama_poll 0s":           `ollama_poll "0s": zero reads as not set`,
+		"ollama_poll -1s":          "vram_aware: ollama_poll -1s: want an interval of at least 100ms, or off",
+		"ollama_poll 1s 2s":        "ollama_poll 1s 2s: want ollama_poll <interval> or ollama_poll off",
 		"vram 10.0.0.5:11434":      "vram 10.0.0.5:11434: want vram <upstream> <size>",
-		"vram a:1 b:2 3GiB":        "want vram <upstream> <size>",
-		"vram 10.0.0.5:11434 lots": `vram 10.0.0.5:11434 "lots"`,
-		"vram 10.0.0.5:11434 0":    `vram 10.0.0.5:11434 "0"`,
+		"vram a:1 b:2 3GiB":        `vram a:1 "b:2 3GiB": want a size`,
+		"vram 10.0.0.5:11434 lots": `vram 10.0.0.5:11434 "lots": want a size`,
+		"vram 10.0.0.5:11434 0":    `vram_aware: vram "10.0.0.5:11434" 0: want vram <upstream> <size>`,
 	} {
 		p := &caddymodule.VRAMAware{}
 		err := p.UnmarshalCaddyfile(caddyfile.NewTestDispenser("vram_aware {\n" + in + "\n}"))
