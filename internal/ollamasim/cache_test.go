@@ -18,7 +18,9 @@ func (c conversation) body(tokens int) string {
 }
 
 // turn sends the conversation with a new user message and appends that and the answer, as a client would.
-func (c *conversation) turn(t *testing.T, n *Node, user string) final { return c.turnOf(t, n, user, 50) }
+func (c *conversation) turn(t *testing.T, n *Node, user string) final {
+	return c.turnOf(t, n, user, 50)
+}
 
 func (c *conversation) turnOf(t *testing.T, n *Node, user string, tokens int) final {
 	t.Helper()

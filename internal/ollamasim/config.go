@@ -15,7 +15,9 @@ type GPU struct {
 	VRAMMB float64 `json:"vram_mb"`
 }
 
-// Defaults of Config.
+// Defaults of Config. NumParallel, MaxQueue and KeepAlive are Ollama v0.17.4's (envconfig.NumParallel,
+// MaxQueue, KeepAlive; MaxLoaded is three per GPU, its defaultModelsPerGPU); BENCHMARKS.md says where the others
+// come from.
 const (
 	DefaultKeepAlive     = 5 * time.Minute
 	DefaultNumParallel   = 1
@@ -47,8 +49,8 @@ type Config struct {
 	LoadBase time.Duration
 	// MaxLoaded is OLLAMA_MAX_LOADED_MODELS; zero means Ollama's default, three per GPU.
 	MaxLoaded int
-	// NumParallel is OLLAMA_NUM_PARALLEL, the requests one loaded model serves at a time; zero means
-	// DefaultNumParallel.
+	// NumParallel is OLLAMA_NUM_PARALLEL, the requests one loaded model serves at a time (its slots); zero means
+	// DefaultNumParallel, 1 as in Ollama.
 	NumParallel int
 	// MaxQueue is OLLAMA_MAX_QUEUE, how many requests may wait for a model load before the node answers 503;
 	// requests for a loaded model wait for a slot without limit. Zero means DefaultMaxQueue.
@@ -64,7 +66,8 @@ type Config struct {
 	KeepAlive time.Duration
 	// Tokens is how many tokens a response has when the request sets no limit; zero means DefaultTokens.
 	Tokens int
-	// ChunkTokens is how many tokens one streamed chunk carries; zero means DefaultChunkTokens.
+	// ChunkTokens is how many tokens one streamed chunk carries after the first token, which comes alone; zero
+	// means DefaultChunkTokens.
 	ChunkTokens int
 	// Clock is the simulated time; nil means real time.
 	Clock *Clock

@@ -63,21 +63,16 @@ func TestKeepAlive(t *testing.T) {
 	}
 }
 
-// timed runs k generate requests of model at once and returns their wall-clock durations, in order of finishing.
-func timed(t *testing.T, n *Node, model string, tokens, k int) []time.Duration {
+// totals runs k generate requests of model at once and returns their total_duration, shortest first.
+func totals(t *testing.T, n *Node, model string, tokens, k int) []time.Duration {
 	var mu sync.Mutex
 	var out []time.Duration
 	var wg sync.WaitGroup
 	for range k {
 		wg.Go(func() {
-			start := time.Now()
-			status, _, body := post(t, n, "/api/generate", fmt.Sprintf(`{"model":%q,"prompt":"x","stream":false,"options":{"num_predict":%d}}`, model, tokens))
-			if status != 200 {
-				t.Errorf("%d %s", status, body)
-			}
-			d := time.Since(start)
+			f := askOK(t, n, "/api/generate", fmt.Sprintf(`{"model":%q,"prompt":"x","stream":false,"options":{"num_predict":%d}}`, model, tokens))
 			mu.Lock()
-			out = append(out, d)
+			out = append(out, time.Duration(f.Total))
 			mu.Unlock()
 		})
 	}
@@ -87,33 +82,28 @@ func timed(t *testing.T, n *Node, model string, tokens, k int) []time.Duration {
 }
 
 func TestNumParallelQueues(t *testing.T) {
-	// At scale 20 a 100-token answer of small:1b (100 tokens/s) takes 1 s simulated, 50 ms real. With one slot,
-	// the fourth request waits for three answers.
-	n := startNode(t, 20, func(c *Config) { c.NumParallel = 1; c.LoadBase = 0; c.LoadMBps = 1e9 })
-	generate(t, n, "small:1b", "") // loaded
-	single := timed(t, n, "small:1b", 100, 1)[0]
-	got := timed(t, n, "small:1b", 100, 4)
-	if got[3] < 3*single {
-		t.Errorf("with one slot the last of 4 took %s, want ≥ 3×%s", got[3], single)
+	// A 100-token answer of small:1b (100 tokens/s) takes 1 s. With one slot, the fourth request waits for three
+	// answers; with four, none waits.
+	n := startNode(t, 20, fast)
+	generate(t, n, "small:1b", "")
+	if got := totals(t, n, "small:1b", 100, 4); got[3] < 3500*time.Millisecond {
+		t.Errorf("with one slot the last of 4 took %s, want about 4s", got[3])
 	}
-	n4 := startNode(t, 20, func(c *Config) { c.NumParallel = 4; c.LoadBase = 0; c.LoadMBps = 1e9 })
+	n4 := startNode(t, 20, func(c *Config) { c.NumParallel = 4; fast(c) })
 	generate(t, n4, "small:1b", "")
-	if got := timed(t, n4, "small:1b", 100, 4); got[3] > 3*single {
-		t.Errorf("with four slots the last of 4 took %s, want about %s", got[3], single)
+	if got := totals(t, n4, "small:1b", 100, 4); got[3] > 2500*time.Millisecond {
+		t.Errorf("with four slots the last of 4 took %s, want about 1s × 4/2.5", got[3])
 	}
 }
 
 func TestColdLoadTakesTimeProportionalToSize(t *testing.T) {
-	n := startNode(t, 100, func(c *Config) { c.LoadBase = 0; c.LoadMBps = 1000 }) // 1 GB: 1 s simulated, 10 ms real
-	start := time.Now()
-	generate(t, n, "mid:8b", "") // 9000 MiB: 9 s simulated, 90 ms real
-	if d := time.Since(start); d < 90*time.Millisecond {
-		t.Fatalf("cold load of 9000 MiB at 1000 MiB/s took %s real at scale 100, want ≥ 90ms", d)
+	n := startNode(t, 100, func(c *Config) { c.LoadBase = time.Nanosecond; c.LoadMBps = 1000 })
+	body := `{"model":"mid:8b","prompt":"x","stream":false,"options":{"num_predict":1}}`
+	if f := askOK(t, n, "/api/generate", body); !near(time.Duration(f.Load), 9*time.Second, 0.1) {
+		t.Fatalf("cold load of 9000 MiB at 1000 MiB/s: load_duration %s, want 9s", time.Duration(f.Load))
 	}
-	start = time.Now()
-	generate(t, n, "mid:8b", "")
-	if d := time.Since(start); d > 60*time.Millisecond {
-		t.Fatalf("warm request took %s", d)
+	if f := askOK(t, n, "/api/generate", body); time.Duration(f.Load) > 500*time.Millisecond {
+		t.Fatalf("warm request: load_duration %s", time.Duration(f.Load))
 	}
 }
 
