@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/caddyserver/caddy/v2"
 )
@@ -75,8 +76,12 @@ func (c *Comparison) medians() (rows []*Summary, ideal *Summary) {
 // reasons and examples of failures, and with details the tables per model and node.
 func (c *Comparison) write(w io.Writer, details bool) {
 	sc := c.Scenario
-	fmt.Fprintf(w, "\nscenario %s (%s simulated at %g×, %d nodes, %d gateway(s)); times in simulated seconds\n",
-		sc.Name, sc.Duration.String(), sc.TimeScale, len(sc.Nodes), sc.Gateways)
+	gateways := "1 gateway"
+	if sc.Gateways > 1 {
+		gateways = fmt.Sprintf("%d gateways", sc.Gateways)
+	}
+	fmt.Fprintf(w, "\nscenario %s (%s simulated at %g×, %d nodes, %s); times in simulated seconds\n",
+		sc.Name, sc.Duration.String(), sc.TimeScale, len(sc.Nodes), gateways)
 	rows, ideal := c.medians()
 	if len(c.Seeds) == 1 {
 		fmt.Fprintf(w, "seed %d\n\n", c.Seeds[0])
@@ -88,7 +93,7 @@ func (c *Comparison) write(w io.Writer, details bool) {
 	writeBusy(w, rows)
 	fmt.Fprintln(w)
 	first := c.first()
-	if len(c.Seeds) > 1 {
+	if len(c.Seeds) > 1 && slices.ContainsFunc(first, func(s *Summary) bool { return len(s.Reasons)+len(s.Errors) > 0 }) {
 		fmt.Fprintf(w, "seed %d:\n", c.Seeds[0])
 	}
 	writeDetails(w, first)

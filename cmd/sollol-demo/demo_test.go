@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -187,4 +188,61 @@ func TestJSONAndRepeat(t *testing.T) {
 			t.Errorf("JSON has no %s", key)
 		}
 	}
+}
+
+// TestGateways runs a small scenario through two gateways, each a process of its own (the test binary in gateway
+// mode), and checks that both served and that every request was answered.
+func TestGateways(t *testing.T) {
+	sc, err := ParseScenario([]byte(strings.Replace(smallScenario, `"duration": "2m"`, `"duration": "20s", "gateways": 2`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := openStore(ctx, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	gws, err := startGateways(ctx, 2, "least_conn", []string{"127.0.0.1:1"}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := newHTTPClient()
+	for _, base := range gws.bases {
+		// The gateway answers (502: its one upstream refuses connections), so it runs and proxies.
+		if err := waitGatewayStatus(ctx, client, base, 502); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gws.stop()
+	if len(gws.bases) != 2 || gws.bases[0] == gws.bases[1] {
+		t.Fatalf("gateways %v", gws.bases)
+	}
+	c, err := compareRuns(ctx, sc, []string{"vram_aware"}, 1, runOptions{progress: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.first()[0]; s.OK != s.Requests || s.Requests == 0 {
+		t.Errorf("%v of %v requests answered through two gateways", s.OK, s.Requests)
+	}
+}
+
+// waitGatewayStatus waits until GET / on base answers status.
+func waitGatewayStatus(ctx context.Context, c *http.Client, base string, status int) error {
+	var last string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/", nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode == status {
+			return nil
+		}
+		last = resp.Status
+	}
+	return fmt.Errorf("%s: %s, want %d", base, last, status)
 }
