@@ -30,6 +30,7 @@ func fleet(n int) []Candidate {
 		default:
 			c = down(node(id, free(24000)))
 		}
+		c.State = new(State)
 		cs[i] = c
 	}
 	return cs
@@ -39,13 +40,9 @@ func TestSelectDoesNotAllocate(t *testing.T) {
 	for _, n := range []int{4, 1024} {
 		for _, m := range []string{"", llama, "big:70b"} {
 			t.Run(fmt.Sprintf("%d/%q", n, m), func(t *testing.T) {
-				s := NewSelector(Config{}, nil, nil)
+				s := NewSelector(Config{}, nil)
 				cs := fleet(n)
 				req := Request{Model: m, Now: t0.Add(time.Second)}
-				// The first cold load on each node adds the node's slot; after that nothing allocates.
-				for range n {
-					s.Select(cs, req)
-				}
 				if a := testing.AllocsPerRun(200, func() { s.Select(cs, req) }); a != 0 {
 					t.Errorf("Select allocates %v times per call", a)
 				}
@@ -57,42 +54,27 @@ func TestSelectDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// BenchmarkSelect measures Select, and SelectCached reading the plans of the previous requests.
+// BenchmarkSelect measures Select over fleets of every kind of node, for the requested model llama.
 func BenchmarkSelect(b *testing.B) {
 	for _, n := range []int{4, 16, 128, 1024} {
-		for _, cached := range []bool{false, true} {
-			b.Run(fmt.Sprintf("%d/cached=%t", n, cached), func(b *testing.B) {
-				s := NewSelector(Config{}, nil, nil)
-				var plans *Plans
-				if cached {
-					plans = new(Plans)
-				}
-				cs := fleet(n)
-				req := Request{Model: llama, Now: t0.Add(time.Second)}
-				for range 4 * n {
-					s.SelectCached(cs, req, plans)
-				}
-				if a := testing.AllocsPerRun(10, func() { s.SelectCached(cs, req, plans) }); a != 0 {
-					b.Fatalf("Select allocates %v times per call", a)
-				}
-				b.ReportAllocs()
-				for b.Loop() {
-					s.SelectCached(cs, req, plans)
-				}
-			})
-		}
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := NewSelector(Config{}, nil)
+			cs := fleet(n)
+			req := Request{Model: llama, Now: t0.Add(time.Second)}
+			b.ReportAllocs()
+			for b.Loop() {
+				s.Select(cs, req)
+			}
+		})
 	}
 }
 
-// BenchmarkSelectParallel shows the cost of sharing reservations between goroutines: here every request is a
-// cold load, so every Select writes to them.
+// BenchmarkSelectParallel shows the cost of sharing States between goroutines: here every request is a cold
+// load, so every Select writes to one.
 func BenchmarkSelectParallel(b *testing.B) {
-	s := NewSelector(Config{}, nil, nil)
+	s := NewSelector(Config{}, nil)
 	cs := fleet(128)
 	req := Request{Model: "big:70b", Now: t0.Add(time.Second)}
-	for range 4 * 128 {
-		s.Select(cs, req)
-	}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

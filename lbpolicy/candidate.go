@@ -10,9 +10,14 @@ import (
 type Candidate struct {
 	// Node is the upstream's latest report, nil when no report maps to it.
 	Node *gpustats.Node
+	// State is what the policy remembers of the upstream (see State); nil remembers nothing: no herd guard, no
+	// learning, no refusals.
+	State *State
 	// Available is false when the upstream must not be chosen (health checks, circuit breaker, max_requests).
 	Available bool
-	// InFlight is the number of requests the gateway has in flight to the upstream.
+	// Tried is true when this request was already sent to the upstream and is being retried.
+	Tried bool
+	// InFlight is the number of requests in flight to the upstream.
 	InFlight int
 }
 

@@ -8,84 +8,88 @@ import (
 	"github.com/sollol-go/sollol/gpustats"
 )
 
-// Defaults. MinFreeMB, BoostFreeMB and BoostFactor are SOLLOL's documented values.
+// Defaults, each the value assumed where nothing better is known (see the package documentation).
 const (
-	DefaultStaleAfter         = 15 * time.Second
-	DefaultMaxSkew            = gpustats.DefaultMaxSkew
-	DefaultMinFreeMB          = 2048
-	DefaultBoostFreeMB        = 4096
-	DefaultBoostFactor        = 1.5
-	DefaultHeadroomMB         = 512
-	DefaultInFlightPenalty    = 1
-	DefaultUtilizationPenalty = 0.5
-	DefaultModelMB            = 4096
+	DefaultStaleAfter = 15 * time.Second
+	DefaultMaxSkew    = gpustats.DefaultMaxSkew
+	// DefaultHeadroomMB is what Ollama needs beyond a model's size for its context and graph buffers.
+	DefaultHeadroomMB = 512
+	// DefaultModelMB is the size of a model that no report gives a size for: an 8B model at Q4 with its context.
+	DefaultModelMB = 4096
+	// DefaultNumParallel is Ollama v0.17's OLLAMA_NUM_PARALLEL.
+	DefaultNumParallel = 1
+	// DefaultRequestTime is how long a request is assumed to take on a node that has not served enough yet to
+	// learn it: a few hundred tokens at a consumer GPU's speed.
+	DefaultRequestTime = 10 * time.Second
+	// DefaultLoadMBps and DefaultLoadBase give a cold load's time on a node whose load speed is not learned yet:
+	// size ÷ DefaultLoadMBps + DefaultLoadBase (reading the file from an SSD, starting the runner).
+	DefaultLoadMBps = 1000
+	DefaultLoadBase = 2 * time.Second
+	// DefaultCPUSlowdown is how many times slower the part of a model on the CPU decodes than on a GPU.
+	DefaultCPUSlowdown = 10
+	// DefaultLearnWindow is the time over which request times and load speeds are averaged.
+	DefaultLearnWindow = 2 * time.Minute
+	// DefaultRefuseFor is how long a node that refused a model (a retried 500 or 503) ranks below the others for it.
+	DefaultRefuseFor = time.Minute
 )
 
-// Config tunes Select. A zero field takes its default (see WithDefaults); a negative size or penalty means none.
-// Memory is in MiB, as in reports.
+// Config tunes Select. A zero field takes its default (see WithDefaults). Memory is in MiB, as in reports.
 type Config struct {
 	// StaleAfter is the age beyond which a report is not trusted. Default 15s.
 	StaleAfter time.Duration
-	// MaxSkew is how far in the future a report's timestamp may lie and still be trusted (node clocks drift).
-	// Default gpustats.DefaultMaxSkew.
+	// MaxSkew is how far in the future a report's timestamp may lie and still be trusted. Default
+	// gpustats.DefaultMaxSkew.
 	MaxSkew time.Duration
-	// MinFreeMB: a node with less free GPU memory is overwhelmed and used only when nothing else qualifies.
-	// Default 2048 (2 GiB).
-	MinFreeMB float64
-	// BoostFreeMB: a node with more free GPU memory has its free memory counted BoostFactor times. Default 4096
-	// (4 GiB); negative disables the boost (WithDefaults sets BoostFactor 1).
-	BoostFreeMB float64
-	// BoostFactor multiplies free memory above BoostFreeMB. Default 1.5.
-	BoostFactor float64
-	// HeadroomMB is kept free beyond a model's size when judging whether it fits (context, graph buffers).
-	// Default 512.
+	// HeadroomMB is kept free beyond a model's size when judging whether it fits. Default 512; negative: none.
 	HeadroomMB float64
-	// InFlightPenalty divides a node's score by 1 + InFlightPenalty × in-flight requests. Default 1.
-	InFlightPenalty float64
-	// UtilizationPenalty multiplies a node's score by 1 − UtilizationPenalty × utilisation/100; it must be below 1.
-	// Default 0.5.
-	UtilizationPenalty float64
 	// DefaultModelMB is the size assumed for a model that no node reports a size for. Default 4096.
 	DefaultModelMB float64
-	// ReserveTTL bounds how long the herd guard holds a reservation when no newer report arrives from the node.
+	// NumParallel is the requests a loaded model serves at once on nodes whose report does not say. Default 1.
+	NumParallel int
+	// RequestTime is how long a request takes on a node whose time is not learned yet. Default 10s.
+	RequestTime time.Duration
+	// LoadMBps and LoadBase give the time of a cold load on a node whose speed is not learned yet. Defaults
+	// 1000 MiB/s and 2s.
+	LoadMBps float64
+	LoadBase time.Duration
+	// CPUSlowdown is how many times slower a model's share on the CPU runs. Default 10.
+	CPUSlowdown float64
+	// LearnWindow is the time constant of the learned averages. Default 2m.
+	LearnWindow time.Duration
+	// ReserveTTL bounds how long a load the herd guard holds counts when no newer report arrives from the node.
 	// Default twice StaleAfter.
 	ReserveTTL time.Duration
+	// RefuseFor is how long a node that refused a model ranks below the others for it. Default 1m.
+	RefuseFor time.Duration
 }
 
-// WithDefaults returns c with zero fields set to their defaults and negative sizes and penalties set to none.
+// WithDefaults returns c with zero fields set to their defaults.
 func (c Config) WithDefaults() Config {
-	if c.StaleAfter == 0 {
-		c.StaleAfter = DefaultStaleAfter
-	}
-	if c.MaxSkew == 0 {
-		c.MaxSkew = DefaultMaxSkew
-	}
-	if c.ReserveTTL == 0 {
-		c.ReserveTTL = 2 * c.StaleAfter
-	}
-	sizeOrPenalty := func(v *float64, def float64) {
-		switch {
-		case *v == 0:
-			*v = def
-		case *v < 0:
-			*v = 0
-		}
-	}
-	sizeOrPenalty(&c.MinFreeMB, DefaultMinFreeMB)
-	sizeOrPenalty(&c.HeadroomMB, DefaultHeadroomMB)
-	sizeOrPenalty(&c.InFlightPenalty, DefaultInFlightPenalty)
-	sizeOrPenalty(&c.UtilizationPenalty, DefaultUtilizationPenalty)
-	sizeOrPenalty(&c.DefaultModelMB, DefaultModelMB)
+	setIfZero(&c.StaleAfter, DefaultStaleAfter)
+	setIfZero(&c.MaxSkew, DefaultMaxSkew)
+	setIfZero(&c.ReserveTTL, 2*c.StaleAfter)
+	setIfZero(&c.DefaultModelMB, DefaultModelMB)
+	setIfZero(&c.NumParallel, DefaultNumParallel)
+	setIfZero(&c.RequestTime, DefaultRequestTime)
+	setIfZero(&c.LoadMBps, DefaultLoadMBps)
+	setIfZero(&c.LoadBase, DefaultLoadBase)
+	setIfZero(&c.CPUSlowdown, DefaultCPUSlowdown)
+	setIfZero(&c.LearnWindow, DefaultLearnWindow)
+	setIfZero(&c.RefuseFor, DefaultRefuseFor)
 	switch {
-	case c.BoostFreeMB < 0:
-		c.BoostFreeMB, c.BoostFactor = 0, 1
-	case c.BoostFreeMB == 0:
-		c.BoostFreeMB = DefaultBoostFreeMB
-	}
-	if c.BoostFactor == 0 {
-		c.BoostFactor = DefaultBoostFactor
+	case c.HeadroomMB == 0:
+		c.HeadroomMB = DefaultHeadroomMB
+	case c.HeadroomMB < 0:
+		c.HeadroomMB = 0
 	}
 	return c
+}
+
+func setIfZero[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
 }
 
 // Validate reports the first field that Select cannot work with, by its Go name.
@@ -93,7 +97,8 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"StaleAfter", c.StaleAfter}, {"MaxSkew", c.MaxSkew}, {"ReserveTTL", c.ReserveTTL}} {
+	}{{"StaleAfter", c.StaleAfter}, {"MaxSkew", c.MaxSkew}, {"ReserveTTL", c.ReserveTTL}, {"RequestTime", c.RequestTime},
+		{"LoadBase", c.LoadBase}, {"LearnWindow", c.LearnWindow}, {"RefuseFor", c.RefuseFor}} {
 		if d.v < 0 {
 			return fmt.Errorf("lbpolicy: %s must not be negative, got %s", d.name, d.v)
 		}
@@ -101,20 +106,20 @@ func (c Config) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    float64
-	}{
-		{"MinFreeMB", c.MinFreeMB}, {"BoostFreeMB", c.BoostFreeMB}, {"BoostFactor", c.BoostFactor},
-		{"HeadroomMB", c.HeadroomMB}, {"InFlightPenalty", c.InFlightPenalty},
-		{"UtilizationPenalty", c.UtilizationPenalty}, {"DefaultModelMB", c.DefaultModelMB},
-	} {
+	}{{"HeadroomMB", c.HeadroomMB}, {"DefaultModelMB", c.DefaultModelMB}, {"LoadMBps", c.LoadMBps}, {"CPUSlowdown", c.CPUSlowdown}} {
 		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
 			return fmt.Errorf("lbpolicy: %s must be a finite number, got %v", f.name, f.v)
 		}
 	}
-	if c.BoostFactor < 0 {
-		return fmt.Errorf("lbpolicy: BoostFactor must not be negative, got %v", c.BoostFactor)
-	}
-	if c.UtilizationPenalty >= 1 {
-		return fmt.Errorf("lbpolicy: UtilizationPenalty must be below 1, got %v", c.UtilizationPenalty)
+	switch {
+	case c.DefaultModelMB < 0:
+		return fmt.Errorf("lbpolicy: DefaultModelMB must not be negative, got %v", c.DefaultModelMB)
+	case c.LoadMBps < 0:
+		return fmt.Errorf("lbpolicy: LoadMBps must not be negative, got %v", c.LoadMBps)
+	case c.CPUSlowdown != 0 && c.CPUSlowdown < 1:
+		return fmt.Errorf("lbpolicy: CPUSlowdown must be at least 1, got %v", c.CPUSlowdown)
+	case c.NumParallel < 0:
+		return fmt.Errorf("lbpolicy: NumParallel must not be negative, got %d", c.NumParallel)
 	}
 	return nil
 }

@@ -9,23 +9,17 @@ import (
 
 func TestConfigDefaults(t *testing.T) {
 	got := Config{}.WithDefaults()
-	want := Config{StaleAfter: 15 * time.Second, MaxSkew: 5 * time.Second, MinFreeMB: 2048, BoostFreeMB: 4096,
-		BoostFactor: 1.5, HeadroomMB: 512, InFlightPenalty: 1, UtilizationPenalty: 0.5, DefaultModelMB: 4096,
-		ReserveTTL: 30 * time.Second}
+	want := Config{StaleAfter: 15 * time.Second, MaxSkew: DefaultMaxSkew, HeadroomMB: 512, DefaultModelMB: 4096,
+		NumParallel: 1, RequestTime: 10 * time.Second, LoadMBps: 1000, LoadBase: 2 * time.Second, CPUSlowdown: 10,
+		LearnWindow: 2 * time.Minute, ReserveTTL: 30 * time.Second, RefuseFor: time.Minute}
 	if got != want {
 		t.Errorf("defaults\n got %+v\nwant %+v", got, want)
 	}
-	none := Config{StaleAfter: 5 * time.Second, MinFreeMB: -1, BoostFreeMB: -1, HeadroomMB: -1, InFlightPenalty: -1,
-		UtilizationPenalty: -1}.WithDefaults()
-	if none.MinFreeMB != 0 || none.BoostFactor != 1 || none.HeadroomMB != 0 || none.InFlightPenalty != 0 ||
-		none.UtilizationPenalty != 0 || none.ReserveTTL != 10*time.Second {
-		t.Errorf("negative values: %+v", none)
+	if c := (Config{HeadroomMB: -1}).WithDefaults(); c.HeadroomMB != 0 {
+		t.Errorf("negative headroom: %v, want none", c.HeadroomMB)
 	}
-	if err := got.Validate(); err != nil {
-		t.Errorf("defaults do not validate: %v", err)
-	}
-	if err := none.Validate(); err != nil {
-		t.Errorf("negative values do not validate after defaults: %v", err)
+	if c := (Config{StaleAfter: time.Minute}).WithDefaults(); c.ReserveTTL != 2*time.Minute {
+		t.Errorf("ReserveTTL follows StaleAfter: %v", c.ReserveTTL)
 	}
 }
 
@@ -34,16 +28,19 @@ func TestConfigValidate(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{StaleAfter: -time.Second}, "StaleAfter"},
-		{Config{ReserveTTL: -time.Second}, "ReserveTTL"},
-		{Config{MinFreeMB: math.NaN()}, "MinFreeMB"},
-		{Config{HeadroomMB: math.Inf(1)}, "HeadroomMB"},
-		{Config{BoostFactor: -1}, "BoostFactor"},
-		{Config{UtilizationPenalty: 1}, "UtilizationPenalty"},
+		{Config{StaleAfter: -time.Second}, "StaleAfter must not be negative"},
+		{Config{RequestTime: -time.Second}, "RequestTime must not be negative"},
+		{Config{LoadMBps: math.NaN()}, "LoadMBps must be a finite number"},
+		{Config{LoadMBps: -1}, "LoadMBps must not be negative"},
+		{Config{CPUSlowdown: 0.5}, "CPUSlowdown must be at least 1"},
+		{Config{NumParallel: -2}, "NumParallel must not be negative"},
 	} {
 		err := tc.cfg.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("Validate(%+v) = %v, want an error naming %s", tc.cfg, err, tc.want)
+			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
 		}
+	}
+	if err := (Config{}).Validate(); err != nil {
+		t.Errorf("zero config: %v", err)
 	}
 }

@@ -79,6 +79,12 @@ func model(name string, sizeMB float64) gpustats.InstalledModel {
 	return gpustats.InstalledModel{Name: name, SizeMB: sizeMB}
 }
 
+// parallel sets the report's num_parallel.
+func parallel(n int) opt { return func(r *gpustats.Report) { r.Ollama.NumParallel = n } }
+
+// ram sets the report's ram_mb.
+func ram(mb float64) opt { return func(r *gpustats.Report) { r.Ollama.RAMMB = mb } }
+
 // up is an available upstream.
 func up(n *gpustats.Node) Candidate { return Candidate{Node: n, Available: true} }
 
@@ -87,6 +93,16 @@ func busy(n *gpustats.Node, inFlight int) Candidate {
 }
 
 func down(n *gpustats.Node) Candidate { return Candidate{Node: n} }
+
+func tried(c Candidate) Candidate { c.Tried = true; return c }
+
+// withState gives every candidate a State of its own.
+func withState(cs ...Candidate) []Candidate {
+	for i := range cs {
+		cs[i].State = new(State)
+	}
+	return cs
+}
 
 // keepFirst is a tie-breaker that keeps the first of tied candidates, for deterministic tables.
 func keepFirst() uint64 { return 1 }
@@ -104,11 +120,11 @@ func runCases(t *testing.T, cases []selectCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := NewSelector(tc.cfg, nil, keepFirst)
+			s := NewSelector(tc.cfg, keepFirst)
 			d := s.Select(tc.cands, Request{Model: tc.model, Now: t0})
 			if d.Index != tc.want || d.Reason != tc.reason {
-				t.Errorf("Select = index %d reason %s (score %g), want index %d reason %s",
-					d.Index, d.Reason, d.Score, tc.want, tc.reason)
+				t.Errorf("Select = index %d reason %s (%.2fs = wait %.2f + load %.2f + run %.2f), want index %d reason %s",
+					d.Index, d.Reason, d.Seconds, d.Wait, d.Load, d.Run, tc.want, tc.reason)
 			}
 		})
 	}

@@ -1,208 +1,125 @@
 package lbpolicy
 
 import (
-	"fmt"
-	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 )
 
-// fourNodes is a fleet of four identical 24 GiB nodes with llama installed at 8000 MiB: two cold loads fit on each.
-func fourNodes() []Candidate {
-	cs := []Candidate{}
-	for i := range 4 {
-		cs = append(cs, up(node(fmt.Sprintf("n%d", i), gpu(24576, 24000), installed(model(llama, 8000)))))
-	}
-	return cs
-}
-
-// Rule 8: within one report interval, choices for a cold model spread over the nodes as reservations fill them;
-// once no further copy fits anywhere, the next choices join the loads under way instead of evicting models.
-func TestHerdGuardSequential(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	s := NewSelector(Config{}, nil, rng.Uint64)
-	cs := fourNodes()
-	counts := map[int]int{}
-	for i := range 100 {
-		d := s.Select(cs, Request{Model: llama, Now: t0.Add(time.Second)})
-		counts[d.Index]++
-		want, reserved := ReasonFits, 8000.0
-		if i >= 8 {
-			want, reserved = ReasonLoading, 0
-		}
-		if d.Reason != want || d.ReservedMB != reserved {
-			t.Fatalf("choice %d: reason %s reserved %g, want %s reserved %g", i, d.Reason, d.ReservedMB, want, reserved)
-		}
-		if i == 7 {
-			for n := range 4 {
-				if counts[n] != 2 {
-					t.Fatalf("after 8 cold loads: %v, want two on each node", counts)
-				}
-			}
-		}
-	}
-	for i := range 4 {
-		if counts[i] < 10 {
-			t.Errorf("node %d got %d of 100 choices: the joins should spread over the loads: %v", i, counts[i], counts)
-		}
-	}
-}
-
-func TestHerdGuardConcurrent(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		cands   []Candidate
-		onlyOne bool
-	}{
-		{name: "four nodes fit", cands: fourNodes()},
-		{name: "only one node has the model", onlyOne: true, cands: []Candidate{
-			up(node("n0", free(24000), installed())),
-			up(node("n1", free(9000), installed(model(llama, 8000)))),
-			up(node("n2", free(24000), installed(model("qwen2:7b", 4000)))),
-			up(node("n3", cpuOnly)),
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := NewSelector(Config{}, nil, nil)
-			var mu sync.Mutex
-			counts := map[int]int{}
-			var wg sync.WaitGroup
-			for range 100 {
-				wg.Go(func() {
-					d := s.Select(tc.cands, Request{Model: llama, Now: t0.Add(time.Second)})
-					mu.Lock()
-					counts[d.Index]++
-					mu.Unlock()
-				})
-			}
-			wg.Wait()
-			t.Logf("choices per node: %v", counts)
-			if tc.onlyOne {
-				if counts[1] != 100 {
-					t.Errorf("choices %v, want all 100 on node 1", counts)
-				}
-				return
-			}
-			if len(counts) < 2 {
-				t.Errorf("all 100 choices landed on one node: %v", counts)
-			}
-		})
-	}
-}
-
-func TestHerdGuardReleasedByNewerReport(t *testing.T) {
-	s := NewSelector(Config{}, nil, nil)
-	a := node("a", free(10000), installed(model(llama, 8000)))
-	b := node("b", free(9000), installed(model(llama, 8000)))
-	at := func(d time.Duration) Request { return Request{Model: llama, Now: t0.Add(d)} }
-
-	if d := s.Select([]Candidate{up(a), up(b)}, at(1000*time.Millisecond)); d.Index != 0 || d.ReservedMB != 8000 {
-		t.Fatalf("first choice %+v, want node a with 8000 reserved", d)
-	}
-	if d := s.Select([]Candidate{up(a), up(b)}, at(1200*time.Millisecond)); d.Index != 1 || d.Reason != ReasonFits {
-		t.Fatalf("second choice %+v, want node b: a is reserved", d)
-	}
-	older := node("a", free(10000), installed(model(llama, 8000)), age(-500*time.Millisecond))
-	// The report predates the reservation, so a is still loading llama: the request joins that load.
-	if d := s.Select([]Candidate{up(older), up(node("c", free(1000)))}, at(1400*time.Millisecond)); d.Index != 0 || d.Reason != ReasonLoading {
-		t.Errorf("a report taken before the reservation released it: %+v", d)
-	}
-
-	newer := node("a", free(10000), installed(model(llama, 8000)), age(-1500*time.Millisecond))
-	if got := s.Reservations().Pending("a", newer.Updated); got != 0 {
-		t.Errorf("pending on a after a newer report = %g, want 0", got)
-	}
-	if d := s.Select([]Candidate{up(newer), up(b)}, at(2*time.Second)); d.Index != 0 || d.Reason != ReasonFits {
-		t.Errorf("after a newer report from a: %+v, want node a fits", d)
-	}
-}
-
-func TestHerdGuardTTL(t *testing.T) {
-	s := NewSelector(Config{StaleAfter: time.Hour, ReserveTTL: 10 * time.Second}, nil, nil)
-	a := node("a", free(10000), installed(model(llama, 8000)))
-	if d := s.Select([]Candidate{up(a)}, Request{Model: llama, Now: t0.Add(time.Second)}); d.Reason != ReasonFits {
-		t.Fatalf("first choice %+v, want fits", d)
-	}
-	for _, tc := range []struct {
-		now  time.Duration
-		want float64
-	}{{10 * time.Second, 8000}, {11 * time.Second, 8000}, {11*time.Second + time.Millisecond, 0}} {
-		var r request
-		r.start(s, "", t0.Add(tc.now))
-		if got := s.Reservations().Pending("a", time.Unix(0, r.reservedSince(a))); got != tc.want {
-			t.Errorf("pending at t0+%s = %g, want %g", tc.now, got, tc.want)
-		}
-	}
-	if d := s.Select([]Candidate{up(a)}, Request{Model: llama, Now: t0.Add(12 * time.Second)}); d.Reason != ReasonFits {
-		t.Errorf("after the TTL: %+v, want fits", d)
-	}
-}
-
-func TestHerdGuardReservesOnlyColdLoads(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		model  string
-		cand   Candidate
-		wantMB float64
-	}{
-		{"resident", llama, up(node("n", free(10000), loaded(llama, 5000, 5000))), 0},
-		{"no model", "", up(node("n", free(10000))), 0},
-		{"memory unknown", llama, up(node("n", memoryUnknown)), 0},
-		{"cpu-only", llama, up(node("n", cpuOnly)), 0},
-		{"not installed", llama, up(node("n", free(10000), installed())), 0},
-		{"own installed size", llama, up(node("n", free(10000), installed(model(llama, 4700)))), 4700},
-		{"default size", llama, up(node("n", free(10000))), DefaultModelMB},
-		{"overwhelmed", "tiny:1b", up(node("n", free(1500))), DefaultModelMB},
-		{"make room", llama, up(node("n", free(3000))), DefaultModelMB},
-		{"draining", llama, up(node("n", free(10000), draining)), DefaultModelMB},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := NewSelector(Config{}, nil, nil)
-			d := s.Select([]Candidate{tc.cand}, Request{Model: tc.model, Now: t0})
-			if d.Index != 0 || d.ReservedMB != tc.wantMB {
-				t.Errorf("decision %+v, want index 0 reserving %g", d, tc.wantMB)
-			}
-			if got := s.Reservations().Pending("n", t0.Add(-time.Second)); got != tc.wantMB {
-				t.Errorf("pending %g, want %g", got, tc.wantMB)
-			}
-		})
-	}
-}
-
-func TestHerdGuardSizeFromOtherNodes(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		other  Candidate
-		wantMB float64
-	}{
-		{"loaded footprint elsewhere", down(node("o", cpuOnly, loaded(llama, 5300, 0), installed(model(llama, 4700)))), 5300},
-		{"installed elsewhere, even stale", up(node("o", free(100), installed(model(llama, 4700)), age(time.Hour))), 4700},
-		{"nowhere", up(nil), DefaultModelMB},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := NewSelector(Config{}, nil, nil)
-			d := s.Select([]Candidate{up(node("n", free(20000))), tc.other}, Request{Model: llama, Now: t0})
-			if d.Index != 0 || d.ReservedMB != tc.wantMB {
-				t.Errorf("decision %+v, want index 0 reserving %g", d, tc.wantMB)
-			}
-		})
-	}
-}
-
-// A reservation for a cold load on the only node large enough must not send the next request for the same model
-// to a node that can never hold it (it would answer 500 at once).
-func TestHerdGuardKeepsHugeModelOnLargeEnoughNode(t *testing.T) {
-	s := NewSelector(Config{}, nil, nil)
-	cands := []Candidate{
-		up(node("big", gpu(49152, 44000), installed(model("llama3.1:70b", 40000)))),
-		up(node("small-1", gpu(24576, 23000), installed(model("llama3.1:70b", 40000)))),
-		up(node("small-2", gpu(24576, 23000), installed(model("llama3.1:70b", 40000)))),
-	}
-	for i := range 3 {
-		d := s.Select(cands, Request{Model: "llama3.1:70b", Now: t0.Add(time.Duration(i) * time.Millisecond)})
+// Rule 7: a cold load holds its memory once per (node, model); later requests join it.
+func TestHerdGuardOncePerNodeAndModel(t *testing.T) {
+	// SOLLOL's reporter: no Ollama state, so every request looks like a cold load. Twenty requests in a row,
+	// each finished before the next, must not reserve twenty copies on the node with room.
+	s := NewSelector(Config{}, keepFirst)
+	cs := withState(up(node("a", free(20480), noOllama)), up(node("b", free(500), noOllama)))
+	for i := range 20 {
+		d := s.Select(cs, Request{Model: llama, Now: t0.Add(time.Duration(i) * 100 * time.Millisecond)})
 		if d.Index != 0 {
-			t.Fatalf("request %d went to %s (%s), which cannot hold the model", i, d.NodeID, d.Reason)
+			t.Fatalf("request %d went to %d (%s), want the node with 20 GiB free", i, d.Index, d.Reason)
 		}
+		switch {
+		case i == 0 && (d.Reason != ReasonFits || d.ReservedMB != DefaultModelMB+DefaultHeadroomMB):
+			t.Fatalf("first request: %s reserving %v MiB, want fits reserving the model", d.Reason, d.ReservedMB)
+		case i > 0 && (d.Reason != ReasonLoading || d.ReservedMB != 0):
+			t.Fatalf("request %d: %s reserving %v MiB, want it to join the load", i, d.Reason, d.ReservedMB)
+		}
+	}
+	other, since := cs[0].State.pending(modelKey("qwen2:7b"), t0.UnixNano()-1)
+	if other != DefaultModelMB+DefaultHeadroomMB || since != 0 {
+		t.Errorf("another model sees %v MiB pending (since %d), want one copy", other, since)
+	}
+}
+
+func TestHerdGuardSpreadsWhenTheQueueIsLongerThanTheLoad(t *testing.T) {
+	s := NewSelector(Config{}, keepFirst)
+	inst := installed(model(llama, 4700))
+	cs := withState(up(node("a", free(20000), inst)), up(node("b", free(20000), inst)), up(node("c", free(20000), inst)))
+	seen := map[int]bool{}
+	for i := range 3 {
+		d := s.Select(cs, Request{Model: llama, Now: t0.Add(time.Duration(i) * time.Millisecond)})
+		if d.Reason != ReasonFits {
+			t.Fatalf("request %d: %s, want a cold load of its own", i, d.Reason)
+		}
+		seen[d.Index] = true
+		cs[d.Index].InFlight++ // it waits for the load, in flight
+	}
+	if len(seen) != 3 {
+		t.Fatalf("three requests, one slot per node: want three loads, got nodes %v", seen)
+	}
+	// A fourth joins a load: every node now has one in flight, and joining costs no second load.
+	if d := s.Select(cs, Request{Model: llama, Now: t0.Add(5 * time.Millisecond)}); d.Reason != ReasonLoading {
+		t.Errorf("fourth request: %s, want loading", d.Reason)
+	}
+}
+
+func TestHerdGuardCountsOtherModelsLoads(t *testing.T) {
+	s := NewSelector(Config{}, keepFirst)
+	inst := installed(model(llama, 4700), model("qwen2:7b", 4400))
+	cs := withState(up(node("a", free(6000), inst)), busy(node("b", free(20000), inst), 1))
+	if d := s.Select(cs, Request{Model: llama, Now: t0}); d.Index != 0 || d.Reason != ReasonFits {
+		t.Fatalf("first load: %d %s, want a fits", d.Index, d.Reason)
+	}
+	// 6000 − 5212 leaves 788 MiB: the other model would have to make room on a, so b, one deep, is sooner.
+	d := s.Select(cs, Request{Model: "qwen2:7b", Now: t0.Add(time.Millisecond)})
+	if d.Index != 1 {
+		t.Errorf("second model went to %d (%s, %.1fs), want the node whose memory is not promised", d.Index, d.Reason, d.Seconds)
+	}
+}
+
+func TestHerdGuardEndsWithANewerReportOrItsTTL(t *testing.T) {
+	s := NewSelector(Config{}, keepFirst)
+	st := new(State)
+	inst := installed(model(llama, 4700))
+	d := s.Select([]Candidate{{Node: node("a", free(20000), inst), State: st, Available: true}}, Request{Model: llama, Now: t0})
+	if d.ReservedMB == 0 {
+		t.Fatal("no reservation")
+	}
+	// A report taken 4s later shows the model: the load is over, and took at most 4s.
+	later := node("a", free(14800), inst, loaded(llama, 5200, 5200), age(-4*time.Second))
+	d = s.Select([]Candidate{{Node: later, State: st, Available: true}}, Request{Model: llama, Now: t0.Add(4 * time.Second)})
+	if d.Reason != ReasonResident {
+		t.Fatalf("after the report: %s, want resident", d.Reason)
+	}
+	if got, want := st.Learned().LoadMBps, (4700.0+512)/4; got != want {
+		t.Errorf("learned load speed %v MiB/s, want %v", got, want)
+	}
+	if other, since := st.pending(modelKey(llama), 0); other != 0 || since != 0 {
+		t.Errorf("pending after the report: %v MiB, since %d", other, since)
+	}
+	// With no newer report, a load counts for ReserveTTL (twice stale_after by default) and no longer.
+	st = new(State)
+	n := node("a", free(20000), inst)
+	s.Select([]Candidate{{Node: n, State: st, Available: true}}, Request{Model: llama, Now: t0})
+	cut := func(at time.Time) int64 { return at.UnixNano() - int64(s.Config().ReserveTTL) }
+	if _, since := st.pending(modelKey(llama), cut(t0.Add(29*time.Second))); since == 0 {
+		t.Error("the load expired before its TTL")
+	}
+	if _, since := st.pending(modelKey(llama), cut(t0.Add(31*time.Second))); since != 0 {
+		t.Error("the load outlived its TTL")
+	}
+}
+
+func TestRefusedModelRanksBelow(t *testing.T) {
+	s := NewSelector(Config{StaleAfter: time.Hour}, keepFirst)
+	inst := installed(model(llama, 4700))
+	cs := withState(up(node("a", free(20000), inst, loaded(llama, 5000, 5000))), busy(node("b", free(20000), inst), 2))
+	s.Refuse(cs[0].State, llama, t0)
+	if d := s.Select(cs, Request{Model: llama, Now: t0.Add(time.Second)}); d.Index != 1 {
+		t.Errorf("refused node chosen: %d %s", d.Index, d.Reason)
+	}
+	if d := s.Select(cs, Request{Model: "other:7b", Now: t0.Add(time.Second)}); d.Index != 0 {
+		t.Errorf("another model avoids the node that refused llama: %d %s", d.Index, d.Reason)
+	}
+	if d := s.Select(cs, Request{Model: llama, Now: t0.Add(61 * time.Second)}); d.Index != 0 {
+		t.Errorf("after RefuseFor the node is still refused: %d %s", d.Index, d.Reason)
+	}
+	// Busy (503): new loads avoid the node, a resident model does not.
+	cs = withState(up(node("a", free(20000), inst)), busy(node("b", free(20000), inst), 2))
+	s.Refuse(cs[0].State, "", t0)
+	if d := s.Select(cs, Request{Model: llama, Now: t0}); d.Index != 1 {
+		t.Errorf("a cold load went to the busy node: %d %s", d.Index, d.Reason)
+	}
+	cs[0].Node = node("a", free(20000), inst, loaded(llama, 5000, 5000))
+	if d := s.Select(cs, Request{Model: llama, Now: t0}); d.Index != 0 {
+		t.Errorf("a resident model avoided the busy node: %d %s", d.Index, d.Reason)
 	}
 }

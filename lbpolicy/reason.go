@@ -1,40 +1,43 @@
 package lbpolicy
 
-// Reason says why Select chose what it chose. Its String form is stable and meant for metrics labels and logs.
+import "strings"
+
+// Reason says what decided the choice. Its String form is stable and meant for metrics labels and logs.
 type Reason uint8
 
-// The reasons, best first. A reason that starts with "fallback:" comes with Index -1: the fallback policy decides.
+// The reasons. A reason that starts with "fallback:" comes with Index -1: the fallback policy decides.
 const (
 	// ReasonUnknown is the zero Reason; Select never returns it.
 	ReasonUnknown Reason = iota
-	// ReasonResident: the model is loaded in the node's GPU memory.
+	// ReasonResident: the model is loaded on the node; the estimate is the wait for a slot plus the request.
 	ReasonResident
-	// ReasonLoading: an earlier request sent the model to this node to load, and its reports do not show it yet;
-	// the request joins that load.
+	// ReasonLoading: an earlier request started loading the model on the node; this one joins that load.
 	ReasonLoading
-	// ReasonFits: the model is not loaded but fits in the node's free GPU memory.
+	// ReasonFits: the model loads cold into the node's free GPU memory.
 	ReasonFits
-	// ReasonMostFree: no model was named; the node has the best score among nodes that are not overwhelmed.
-	ReasonMostFree
-	// ReasonMemoryUnknown: the node has GPUs but did not report their memory, so whether the model fits is
-	// unknown; it was ranked by residency, installed models, in-flight requests and utilisation only.
-	ReasonMemoryUnknown
-	// ReasonNoStats: the upstream has no fresh report; it was chosen because every upstream that has one is worse
-	// (overwhelmed, cannot fit the model, CPU-only, draining or without the model).
-	ReasonNoStats
-	// ReasonOverwhelmed: the node has less free GPU memory than MinFreeMB, and nothing better was available.
-	ReasonOverwhelmed
-	// ReasonMakeRoom: the model fits on no node; this one is the most able to make room by unloading models.
+	// ReasonMakeRoom: the model loads cold after Ollama unloads idle models to make room.
 	ReasonMakeRoom
-	// ReasonTooSmall: the model is larger than the node's GPU memory in total; no node with a GPU large enough
-	// was available.
-	ReasonTooSmall
-	// ReasonCPUOnly: the node has no GPU; nothing with a GPU was available.
+	// ReasonSpill: the model is larger than the room on the node's GPUs and runs partly on its CPU.
+	ReasonSpill
+	// ReasonMemoryUnknown: the node did not report its GPU memory; the model is assumed to fit.
+	ReasonMemoryUnknown
+	// ReasonCPUOnly: the node has no GPU; the model runs on its CPU.
 	ReasonCPUOnly
+	// ReasonNoModel: the request names no model; the shortest wait won.
+	ReasonNoModel
+	// ReasonNoStats: the upstream has no fresh report; it was estimated from defaults and won.
+	ReasonNoStats
 	// ReasonDraining: the node is draining; nothing else was available.
 	ReasonDraining
+	// ReasonRefused: the node refused the model recently (a retried 500 or 503); nothing else was available.
+	ReasonRefused
+	// ReasonTooSmall: the node cannot hold the model even with everything unloaded and its RAM; nothing that
+	// can was available.
+	ReasonTooSmall
 	// ReasonNotInstalled: the node reports that it does not have the model, and neither does any other upstream.
 	ReasonNotInstalled
+	// ReasonTried: the request was already sent to this upstream; every other one was worse.
+	ReasonTried
 	// ReasonFallbackNoFreshStats: no available upstream has a fresh report.
 	ReasonFallbackNoFreshStats
 	// ReasonFallbackNoCandidate: no upstream is available.
@@ -48,15 +51,17 @@ var reasonNames = [reasonCount]string{
 	ReasonResident:             "resident",
 	ReasonLoading:              "loading",
 	ReasonFits:                 "fits",
-	ReasonMostFree:             "most-free",
-	ReasonMemoryUnknown:        "memory-unknown",
-	ReasonNoStats:              "no-stats",
-	ReasonOverwhelmed:          "overwhelmed",
 	ReasonMakeRoom:             "make-room",
-	ReasonTooSmall:             "too-small",
+	ReasonSpill:                "spill",
+	ReasonMemoryUnknown:        "memory-unknown",
 	ReasonCPUOnly:              "cpu-only",
+	ReasonNoModel:              "no-model",
+	ReasonNoStats:              "no-stats",
 	ReasonDraining:             "draining",
+	ReasonRefused:              "refused",
+	ReasonTooSmall:             "too-small",
 	ReasonNotInstalled:         "not-installed",
+	ReasonTried:                "tried",
 	ReasonFallbackNoFreshStats: "fallback:no-fresh-stats",
 	ReasonFallbackNoCandidate:  "fallback:no-candidate",
 }
@@ -81,4 +86,38 @@ func Reasons() []Reason {
 		rs = append(rs, r)
 	}
 	return rs
+}
+
+// Defaults says which facts of a decision's estimate were not known and took their documented default.
+type Defaults uint8
+
+const (
+	// DefaultedSlots: the report did not give num_parallel (Config.NumParallel was used).
+	DefaultedSlots Defaults = 1 << iota
+	// DefaultedRequestTime: the node's request time is not learned yet (Config.RequestTime was used).
+	DefaultedRequestTime
+	// DefaultedLoadSpeed: the node's load speed is not learned yet (Config.LoadMBps and LoadBase were used).
+	DefaultedLoadSpeed
+	// DefaultedModelSize: no report gives the model's size (Config.DefaultModelMB was used).
+	DefaultedModelSize
+	// DefaultedMemory: the node did not report its GPU memory; the model was assumed to fit.
+	DefaultedMemory
+	// DefaultedResidency: the report carries no Ollama state; the model was assumed not loaded.
+	DefaultedResidency
+)
+
+var defaultNames = [...]string{"slots", "request-time", "load-speed", "model-size", "memory", "residency"}
+
+// String lists the defaulted facts, such as "slots,request-time"; "" when none.
+func (d Defaults) String() string {
+	var b strings.Builder
+	for i, name := range defaultNames {
+		if d&(1<<i) != 0 {
+			if b.Len() > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(name)
+		}
+	}
+	return b.String()
 }

@@ -5,14 +5,20 @@ import (
 	"time"
 )
 
-const llama = "llama3.1:8b"
+const (
+	llama = "llama3.1:8b"
+	big   = "llama3.3:70b"
+)
+
+// The figures below follow from the defaults: a request takes 10s, one slot per node, a cold load takes
+// size ÷ 1000 MiB/s + 2s, headroom 512 MiB. llama is 4 700 MiB on disk: a cold load of 6.7s.
 
 // Rule 1: only available upstreams are candidates.
 func TestRuleAvailableOnly(t *testing.T) {
 	runCases(t, []selectCase{
-		{name: "unavailable best node is skipped",
-			cands: []Candidate{down(node("a", free(20000))), up(node("b", free(5000)))},
-			want:  1, reason: ReasonMostFree},
+		{name: "unavailable idle node is skipped",
+			cands: []Candidate{down(node("a", free(20000))), busy(node("b", free(5000)), 3)},
+			want:  1, reason: ReasonNoModel},
 		{name: "no candidates", cands: []Candidate{}, want: -1, reason: ReasonFallbackNoCandidate},
 		{name: "none available",
 			cands: []Candidate{down(node("a", free(20000))), down(node("b", free(5000)))},
@@ -23,7 +29,8 @@ func TestRuleAvailableOnly(t *testing.T) {
 	})
 }
 
-// Rule 3: no candidate with a fresh report: the fallback policy decides.
+// Rule 3: no candidate with a fresh report: the fallback policy decides. Upstreams without one compete on
+// defaults.
 func TestRuleFreshStats(t *testing.T) {
 	runCases(t, []selectCase{
 		{name: "all stale",
@@ -32,7 +39,7 @@ func TestRuleFreshStats(t *testing.T) {
 		{name: "no reports", cands: []Candidate{up(nil), up(nil)}, want: -1, reason: ReasonFallbackNoFreshStats},
 		{name: "exactly stale_after old is fresh",
 			cands: []Candidate{up(node("a", free(20000), age(15*time.Second)))},
-			want:  0, reason: ReasonMostFree},
+			want:  0, reason: ReasonNoModel},
 		{name: "custom stale_after",
 			cfg:   Config{StaleAfter: 5 * time.Second},
 			cands: []Candidate{up(node("a", free(20000), age(6*time.Second)))},
@@ -42,262 +49,160 @@ func TestRuleFreshStats(t *testing.T) {
 			want:  -1, reason: ReasonFallbackNoFreshStats},
 		{name: "from the future within the skew",
 			cands: []Candidate{up(node("a", free(20000), age(-4*time.Second)))},
-			want:  0, reason: ReasonMostFree},
-		{name: "stale node with more free loses to a fresh one",
-			cands: []Candidate{up(node("a", free(20000), age(time.Minute))), up(node("b", free(3000)))},
-			want:  1, reason: ReasonMostFree},
-		{name: "without a report ranks below a fresh fit",
-			cands: []Candidate{up(nil), up(node("b", free(3000)))},
-			want:  1, reason: ReasonMostFree},
-		{name: "without a report ranks above an overwhelmed node",
-			cands: []Candidate{up(node("a", free(1000))), up(nil)},
-			want:  1, reason: ReasonNoStats},
-		{name: "stale nodes rank by in-flight requests",
-			cands: []Candidate{busy(nil, 3), busy(node("b", free(1000), age(time.Hour)), 1), up(node("c", cpuOnly))},
-			want:  1, reason: ReasonNoStats},
+			want:  0, reason: ReasonNoModel},
+		{name: "without a report: a cold load assumed, so an idle resident node wins",
+			model: llama,
+			cands: []Candidate{up(nil), up(node("b", free(15000), loaded(llama, 5000, 5000)))},
+			want:  1, reason: ReasonResident},
+		{name: "without a report, idle, beats a resident node three deep (17s against 40s)",
+			model: llama,
+			cands: []Candidate{up(nil), busy(node("b", free(15000), loaded(llama, 5000, 5000)), 3)},
+			want:  0, reason: ReasonNoStats},
 	})
 }
 
-// Rule 4: draining nodes take nothing while any other candidate qualifies.
-func TestRuleDraining(t *testing.T) {
+// Rule 4: hard limits lose to every node without them, whatever the queues.
+func TestRuleHardLimits(t *testing.T) {
 	runCases(t, []selectCase{
-		{name: "draining node with the most free is passed over",
-			cands: []Candidate{up(node("a", free(20000), draining)), up(node("b", free(3000)))},
-			want:  1, reason: ReasonMostFree},
-		{name: "below an overwhelmed node",
-			cands: []Candidate{up(node("a", free(20000), draining)), up(node("b", free(500)))},
-			want:  1, reason: ReasonOverwhelmed},
-		{name: "below a CPU-only node",
-			cands: []Candidate{up(node("a", free(20000), draining)), up(node("b", cpuOnly))},
-			want:  1, reason: ReasonCPUOnly},
-		{name: "below an upstream without stats",
-			cands: []Candidate{up(node("a", free(20000), draining)), up(nil)},
-			want:  1, reason: ReasonNoStats},
-		{name: "below a node where the model must make room",
-			model: llama,
-			cands: []Candidate{up(node("a", free(20000), loaded(llama, 5000, 5000), draining)), up(node("b", free(1000)))},
-			want:  1, reason: ReasonMakeRoom},
-		{name: "only draining nodes: the best of them",
-			model: llama,
-			cands: []Candidate{up(node("a", free(20000), draining)), up(node("b", free(3000), loaded(llama, 5000, 5000), draining))},
+		{name: "draining idle node loses to a node ten deep",
+			cands: []Candidate{up(node("a", free(20000), draining)), busy(node("b", free(3000)), 10)},
+			want:  1, reason: ReasonNoModel},
+		{name: "only draining nodes: the soonest of them",
+			cands: []Candidate{busy(node("a", free(20000), draining), 2), up(node("b", free(3000), draining))},
 			want:  1, reason: ReasonDraining},
-		{name: "an unavailable alternative does not count",
-			cands: []Candidate{down(node("a", free(3000))), up(node("b", free(20000), draining))},
-			want:  1, reason: ReasonDraining},
-	})
-}
-
-// Rule 5: with a model named, residency, installation and fit.
-func TestRuleModel(t *testing.T) {
-	runCases(t, []selectCase{
-		{name: "resident beats more free memory",
+		{name: "not installed loses to a node ten deep",
 			model: llama,
-			cands: []Candidate{up(node("a", free(20000))), up(node("b", free(3000), loaded(llama, 5000, 5000)))},
-			want:  1, reason: ReasonResident},
-		{name: "resident even when overwhelmed: nothing has to load",
-			model: llama,
-			cands: []Candidate{up(node("a", free(20000))), up(node("b", free(500), loaded(llama, 5000, 5000)))},
-			want:  1, reason: ReasonResident},
-		{name: "partly offloaded counts as resident",
-			model: llama,
-			cands: []Candidate{up(node("a", free(20000))), up(node("b", free(3000), loaded(llama, 9000, 4000)))},
-			want:  1, reason: ReasonResident},
-		{name: "loaded on the CPU only is not resident",
-			model: llama,
-			cands: []Candidate{up(node("a", free(3000), loaded(llama, 5000, 0))), up(node("b", free(20000)))},
+			cands: []Candidate{up(node("a", free(20000), installed())), busy(node("b", free(6000), installed(model(llama, 4700))), 10)},
 			want:  1, reason: ReasonFits},
-		{name: "another model resident does not count",
+		{name: "not installed anywhere: still routed, and said",
 			model: llama,
-			cands: []Candidate{up(node("a", free(3000), loaded("qwen2:7b", 5000, 5000))), up(node("b", free(20000)))},
-			want:  1, reason: ReasonFits},
-		{name: "among residents the score decides",
-			model: llama,
-			cands: []Candidate{busy(node("a", free(20000), loaded(llama, 5000, 5000)), 4), up(node("b", free(8000), loaded(llama, 5000, 5000)))},
-			want:  1, reason: ReasonResident},
-		{name: "not installed is excluded while another node has it",
-			model: llama,
-			cands: []Candidate{up(node("a", free(20000), installed(model("qwen2:7b", 4000)))), up(node("b", free(6000), installed(model(llama, 4700))))},
-			want:  1, reason: ReasonFits},
-		{name: "not installed ranks below a node that must make room",
-			model: llama,
-			cands: []Candidate{up(node("a", free(20000), installed())), up(node("b", free(1000), installed(model(llama, 4700))))},
-			want:  1, reason: ReasonMakeRoom},
-		{name: "not installed ranks below a CPU-only node",
-			model: llama,
-			cands: []Candidate{up(node("a", free(20000), installed())), up(node("b", cpuOnly))},
-			want:  1, reason: ReasonCPUOnly},
-		{name: "not installed ranks below a node that did not list its models",
-			model: llama,
-			cands: []Candidate{up(node("a", free(20000), installed())), up(node("b", free(6000)))},
-			want:  1, reason: ReasonFits},
-		{name: "installed nowhere: the best node anyway",
-			model: llama,
-			cands: []Candidate{up(node("a", free(6000), installed())), up(node("b", free(20000), installed()))},
+			cands: []Candidate{busy(node("a", free(20000), installed()), 1), up(node("b", free(6000), installed()))},
 			want:  1, reason: ReasonNotInstalled},
-		{name: "does not fit is excluded",
+		{name: "not installed ranks below draining",
 			model: llama,
-			cands: []Candidate{up(node("a", free(5300), installed(model(llama, 4700)))), up(node("b", free(5500), installed(model(llama, 5200))))},
-			want:  0, reason: ReasonFits},
-		{name: "headroom counts",
-			model: llama,
-			cfg:   Config{HeadroomMB: 1000},
-			cands: []Candidate{up(node("a", free(5500), installed(model(llama, 4700)))), busy(node("b", free(5800), installed(model(llama, 4700))), 2)},
+			cands: []Candidate{up(node("a", free(20000), installed())), busy(node("b", free(6000), draining), 4)},
+			want:  1, reason: ReasonDraining},
+		{name: "a node that cannot hold the 70B loses to one five deep that can",
+			model: big,
+			cands: []Candidate{up(node("a", free(24000), installed(model(big, 40550)))),
+				busy(node("b", gpu(24576, 24000), gpu(24576, 24000), installed(model(big, 40550))), 5)},
 			want:  1, reason: ReasonFits},
-		{name: "multi-GPU: free memory is summed over the GPUs",
+		{name: "too small everywhere: the soonest, said",
+			model: big,
+			cands: []Candidate{busy(node("a", free(24000), installed(model(big, 40550))), 1), up(node("b", gpu(16384, 16000), installed(model(big, 40550))))},
+			want:  1, reason: ReasonTooSmall},
+		{name: "an upstream already tried ranks below every other",
 			model: llama,
-			cands: []Candidate{
-				up(node("a", free(12000), installed(model(llama, 16000)))),
-				busy(node("b", gpu(12000, 9000), gpu(12000, 9000), installed(model(llama, 16000))), 1),
-			},
-			want: 1, reason: ReasonFits},
-		{name: "nowhere fits: the node able to unload the most",
-			model: "big:70b",
-			cands: []Candidate{
-				up(node("a", free(8000), installed(model("big:70b", 40000)))),
-				up(node("b", free(2000), loaded("qwen2:7b", 20000, 20000), installed(model("big:70b", 40000)))),
-			},
-			want: 1, reason: ReasonTooSmall},
-		{name: "nowhere fits now: a node large enough to make room beats smaller ones",
-			model: "big:70b",
-			cands: []Candidate{
-				up(node("a", gpu(24576, 24000), installed(model("big:70b", 40000)))),
-				up(node("b", gpu(49152, 8000), loaded("qwen2:32b", 40000, 40000), installed(model("big:70b", 40000)))),
-			},
-			want: 1, reason: ReasonMakeRoom},
-		{name: "nowhere fits: a node without Ollama state counts its total",
-			model: "big:70b",
-			cands: []Candidate{
-				up(node("a", free(8000), installed(model("big:70b", 40000)))),
-				up(node("b", gpu(48000, 1000), noOllama)),
-			},
-			want: 1, reason: ReasonMakeRoom},
-		{name: "model size from another node decides the fit",
-			model: "big:70b",
-			cands: []Candidate{up(node("a", free(20000))), up(node("b", free(5000), installed(model("big:70b", 40000))))},
-			want:  0, reason: ReasonTooSmall},
-		{name: "a loaded footprint elsewhere beats the default size",
-			model: llama,
-			cands: []Candidate{up(node("a", free(6000))), up(node("b", cpuOnly, loaded(llama, 6000, 0)))},
-			want:  0, reason: ReasonMakeRoom},
-		{name: "the default size when no node knows the model",
-			model: llama,
-			cands: []Candidate{up(node("a", free(4000))), up(node("b", free(5000)))},
-			want:  1, reason: ReasonFits},
-	})
-}
-
-// Models on nodes whose GPU memory is unknown: ranked by residency, installation and in-flight requests.
-func TestRuleMemoryUnknown(t *testing.T) {
-	runCases(t, []selectCase{
-		{name: "below a known fit",
-			model: llama,
-			cands: []Candidate{up(node("a", memoryUnknown)), busy(node("b", free(6000)), 5)},
-			want:  1, reason: ReasonFits},
-		{name: "above a known misfit",
-			model: llama,
-			cands: []Candidate{up(node("a", free(1000))), busy(node("b", memoryUnknown), 5)},
-			want:  1, reason: ReasonMemoryUnknown},
-		{name: "resident still wins",
-			model: llama,
-			cands: []Candidate{up(node("a", free(20000))), busy(node("b", memoryUnknown, loaded(llama, 5000, 5000)), 3)},
-			want:  1, reason: ReasonResident},
-		{name: "installed ranks first",
-			model: llama,
-			cands: []Candidate{up(node("a", memoryUnknown)), busy(node("b", memoryUnknown, installed(model(llama, 4700))), 3)},
-			want:  1, reason: ReasonMemoryUnknown},
-		{name: "then in-flight requests",
-			model: llama,
-			cands: []Candidate{busy(node("a", memoryUnknown), 2), busy(node("b", memoryUnknown), 1)},
-			want:  1, reason: ReasonMemoryUnknown},
-		{name: "without a model",
-			cands: []Candidate{busy(node("a", memoryUnknown), 2), up(node("b", free(1000)))},
-			want:  0, reason: ReasonMemoryUnknown},
-	})
-}
-
-// Rule 6: overwhelmed nodes only when nothing else qualifies; CPU-only nodes last.
-func TestRuleOverwhelmedAndCPU(t *testing.T) {
-	runCases(t, []selectCase{
-		{name: "overwhelmed scores higher but loses",
-			cands: []Candidate{up(node("a", free(1900))), busy(node("b", free(2100)), 5)},
-			want:  1, reason: ReasonMostFree},
-		{name: "overwhelmed though the model fits",
-			model: "tiny:1b",
-			cands: []Candidate{up(node("a", free(1900), installed(model("tiny:1b", 800)))), busy(node("b", free(2100), installed(model("tiny:1b", 800))), 5)},
-			want:  1, reason: ReasonFits},
-		{name: "only overwhelmed nodes",
-			cands: []Candidate{up(node("a", free(1000))), up(node("b", free(1500)))},
-			want:  1, reason: ReasonOverwhelmed},
-		{name: "custom min_free",
-			cfg:   Config{MinFreeMB: 1024},
-			cands: []Candidate{up(node("a", free(1000))), busy(node("b", free(1500)), 2)},
-			want:  1, reason: ReasonMostFree},
-		{name: "overwhelmed fit ranks above a misfit",
-			model: "tiny:1b",
-			cands: []Candidate{up(node("a", free(1500), installed(model("tiny:1b", 800)))), up(node("b", free(8000), installed(model("tiny:1b", 9000))))},
-			want:  0, reason: ReasonOverwhelmed},
-		{name: "CPU-only below an overwhelmed GPU",
-			cands: []Candidate{up(node("a", cpuOnly)), busy(node("b", free(100), util(100)), 9)},
-			want:  1, reason: ReasonOverwhelmed},
-		{name: "CPU-only below a node that must make room",
-			model: llama,
-			cands: []Candidate{up(node("a", cpuOnly, loaded(llama, 5000, 0))), up(node("b", free(1000)))},
+			cands: []Candidate{tried(up(node("a", free(20000), loaded(llama, 5000, 5000)))), busy(node("b", free(1000), installed(model(llama, 4700)), loaded("qwen2:7b", 8000, 8000)), 3)},
 			want:  1, reason: ReasonMakeRoom},
-		{name: "only CPU-only nodes: the least busy",
+		{name: "tried everywhere: the soonest",
 			model: llama,
-			cands: []Candidate{busy(node("a", cpuOnly), 2), busy(node("b", cpuOnly), 1)},
-			want:  1, reason: ReasonCPUOnly},
-		{name: "an idle GPU is a GPU",
-			cands: []Candidate{up(node("a", cpuOnly)), busy(node("b", free(24000), util(0)), 1)},
-			want:  1, reason: ReasonMostFree},
+			cands: []Candidate{tried(busy(node("a", free(20000)), 2)), tried(up(node("b", free(20000))))},
+			want:  1, reason: ReasonTried},
 	})
 }
 
-// Rule 7: the score.
-func TestRuleScore(t *testing.T) {
+// Rule 5: the estimate. Residency, queues, slots, memory and the CPU are terms of one sum.
+func TestRuleEstimate(t *testing.T) {
+	inst := installed(model(llama, 4700), model(big, 40550))
 	runCases(t, []selectCase{
-		{name: "more free wins", cands: []Candidate{up(node("a", free(5000))), up(node("b", free(9000)))},
-			want: 1, reason: ReasonMostFree},
-		{name: "boost above boost_free",
-			cands: []Candidate{up(node("a", free(3000))), busy(node("b", free(4100)), 1)},
-			want:  1, reason: ReasonMostFree},
-		{name: "boost disabled",
-			cfg:   Config{BoostFreeMB: -1},
-			cands: []Candidate{up(node("a", free(3000))), busy(node("b", free(4100)), 1)},
-			want:  0, reason: ReasonMostFree},
-		{name: "in-flight requests",
-			cands: []Candidate{busy(node("a", free(20000)), 3), up(node("b", free(10000)))},
-			want:  1, reason: ReasonMostFree},
-		{name: "utilisation",
-			cands: []Candidate{up(node("a", free(10000), util(100))), up(node("b", free(8000), util(0)))},
-			want:  1, reason: ReasonMostFree},
-		{name: "multi-GPU utilisation is the mean",
-			cands: []Candidate{up(node("a", free(10000), util(60))), up(node("b", gpu(12000, 5000), gpu(12000, 5000), util(50)))},
-			want:  1, reason: ReasonMostFree},
+		{name: "idle resident (10s) beats idle cold (16.7s)",
+			model: llama,
+			cands: []Candidate{up(node("a", free(20000), inst)), up(node("b", free(15000), inst, loaded(llama, 5000, 5000)))},
+			want:  1, reason: ReasonResident},
+		{name: "resident one deep (20s) loses to idle cold (16.7s): its queue is longer than the load",
+			model: llama,
+			cands: []Candidate{busy(node("a", free(15000), inst, loaded(llama, 5000, 5000)), 1), up(node("b", free(20000), inst))},
+			want:  1, reason: ReasonFits},
+		{name: "resident one deep (20s) beats idle cold for a 70B (52.6s)",
+			model: big,
+			cands: []Candidate{busy(node("a", gpu(49152, 5000), inst, loaded(big, 44000, 44000)), 1), up(node("b", gpu(49152, 49000), inst))},
+			want:  0, reason: ReasonResident},
+		{name: "four slots: one in flight does not wait",
+			model: llama,
+			cands: []Candidate{busy(node("a", free(15000), inst, loaded(llama, 5000, 5000), parallel(4)), 1), up(node("b", free(20000), inst))},
+			want:  0, reason: ReasonResident},
+		{name: "four slots, four in flight: a quarter of a request's wait (12.5s) beats a cold load",
+			model: llama,
+			cands: []Candidate{busy(node("a", free(15000), inst, loaded(llama, 5000, 5000), parallel(4)), 4), up(node("b", free(20000), inst))},
+			want:  0, reason: ReasonResident},
+		{name: "a GPU busy with work the gateway does not see waits too",
+			model: llama,
+			cands: []Candidate{up(node("a", free(15000), inst, loaded(llama, 5000, 5000), util(80))), up(node("b", free(15000), inst, loaded(llama, 5000, 5000)))},
+			want:  1, reason: ReasonResident},
+		{name: "making room costs the reload of what it unloads (20.9s against 16.7s)",
+			model: llama,
+			cands: []Candidate{up(node("a", free(1000), inst, loaded("qwen2:7b", 8000, 8000))), up(node("b", free(20000), inst))},
+			want:  1, reason: ReasonFits},
+		{name: "making room beats a queue",
+			model: llama,
+			cands: []Candidate{up(node("a", free(1000), inst, loaded("qwen2:7b", 8000, 8000))), busy(node("b", free(20000), inst), 1)},
+			want:  0, reason: ReasonMakeRoom},
+		{name: "a 70B spilled to the CPU is slow: a node that holds it on GPUs wins, even two deep",
+			model: big,
+			cands: []Candidate{up(node("a", free(24000), inst, ram(65536))), busy(node("b", gpu(24576, 24000), gpu(24576, 24000), inst), 2)},
+			want:  1, reason: ReasonFits},
+		{name: "spilling beats a node that cannot hold it at all",
+			model: big,
+			cands: []Candidate{up(node("a", free(24000), inst)), busy(node("b", free(24000), inst, ram(65536)), 2)},
+			want:  1, reason: ReasonSpill},
+		{name: "a model half on the CPU (55s) loses to a cold load on a GPU",
+			model: llama,
+			cands: []Candidate{up(node("a", free(20000), inst, loaded(llama, 5000, 2500))), up(node("b", free(20000), inst))},
+			want:  1, reason: ReasonFits},
+		{name: "a CPU-only node is a last resort by its slowness",
+			model: llama,
+			cands: []Candidate{up(node("a", cpuOnly, loaded(llama, 5000, 0))), busy(node("b", free(20000), inst), 3)},
+			want:  1, reason: ReasonFits},
+		{name: "a CPU-only node alone",
+			model: llama,
+			cands: []Candidate{up(node("a", cpuOnly))},
+			want:  0, reason: ReasonCPUOnly},
+		{name: "memory unknown: assumed to fit",
+			model: llama,
+			cands: []Candidate{up(node("a", memoryUnknown, inst)), busy(node("b", free(20000), inst), 1)},
+			want:  0, reason: ReasonMemoryUnknown},
+		{name: "no model: the shortest queue",
+			cands: []Candidate{busy(node("a", free(20000)), 1), up(node("b", free(3000)))},
+			want:  1, reason: ReasonNoModel},
 	})
 }
 
-func TestScoreFormula(t *testing.T) {
-	s := NewSelector(Config{}, nil, nil)
-	for _, tc := range []struct {
-		freeMB   float64
-		inFlight int
-		util     float64
-		want     float64
-	}{
-		{0, 0, 0, 1},
-		{-500, 0, 0, 1.0 / 501},
-		{-500, 1, 0, 1.0 / 501 / 2},
-		{4096, 0, 0, 4097},
-		{4097, 0, 0, 1 + 4097*1.5},
-		{10000, 1, 0, (1 + 15000) / 2.0},
-		{10000, 3, 50, (1 + 15000) / 4.0 * 0.75},
-		{10000, 0, 100, (1 + 15000) * 0.5},
-		{10000, 0, 250, (1 + 15000) * 0.5},
-		{10000, -2, -5, 1 + 15000},
-	} {
-		if got := s.inFlightScore(s.baseScore(tc.freeMB, tc.util), tc.inFlight); got != tc.want {
-			t.Errorf("score(%g, %d, %g) = %g, want %g", tc.freeMB, tc.inFlight, tc.util, got, tc.want)
+// Rule 6: a decision says which facts were defaults.
+func TestDecisionDefaults(t *testing.T) {
+	s := NewSelector(Config{}, keepFirst)
+	d := s.Select([]Candidate{up(node("a", free(20000), noOllama))}, Request{Model: llama, Now: t0})
+	want := DefaultedSlots | DefaultedRequestTime | DefaultedLoadSpeed | DefaultedModelSize | DefaultedResidency
+	if d.Defaults != want {
+		t.Errorf("Defaults = %q, want %q", d.Defaults, want)
+	}
+	if got := want.String(); got != "slots,request-time,load-speed,model-size,residency" {
+		t.Errorf("String = %q", got)
+	}
+	d = s.Select([]Candidate{up(node("a", free(20000), parallel(2), loaded(llama, 5000, 5000)))}, Request{Model: llama, Now: t0})
+	if d.Defaults != DefaultedRequestTime {
+		t.Errorf("Defaults = %q, want request-time alone", d.Defaults)
+	}
+	if d.Seconds != 10 || d.Run != 10 || d.Wait != 0 || d.Load != 0 {
+		t.Errorf("estimate %v = %v + %v + %v, want 10 = 0 + 0 + 10", d.Seconds, d.Wait, d.Load, d.Run)
+	}
+}
+
+// Exact ties are broken at random, each tied candidate equally likely.
+func TestTiesAtRandom(t *testing.T) {
+	s := NewSelector(Config{}, nil)
+	cs := []Candidate{up(node("a", free(20000))), busy(node("x", free(20000)), 4), up(node("b", free(20000))), up(node("c", free(20000)))}
+	counts := map[int]int{}
+	const n = 3000
+	for range n {
+		counts[s.Select(cs, Request{Now: t0}).Index]++
+	}
+	if counts[1] != 0 {
+		t.Fatalf("the busy node was chosen %d times", counts[1])
+	}
+	for _, i := range []int{0, 2, 3} {
+		if c := counts[i]; c < n/3-150 || c > n/3+150 {
+			t.Errorf("candidate %d chosen %d of %d times, want about %d", i, c, n, n/3)
 		}
 	}
 }

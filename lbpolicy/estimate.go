@@ -1,0 +1,281 @@
+package lbpolicy
+
+import (
+	"math"
+	"time"
+
+	"github.com/sollol-go/sollol/gpustats"
+)
+
+// tier ranks candidates before their estimates do: the hard limits. A lower tier wins whatever the estimates.
+type tier uint8
+
+const (
+	tierDraining tier = 1 << iota
+	tierRefused
+	tierCannotHold
+	tierNotInstalled
+	tierTried
+)
+
+// estimate is one candidate's standing: its tier, and when the request would be answered there.
+type estimate struct {
+	tier tier
+	// wait, load and run are the seconds until a slot is free, of the cold load still to come, and of the
+	// request itself; seconds is their sum.
+	wait, load, run, seconds float64
+	reason                   Reason
+	defaults                 Defaults
+	// freeMB is the node's free GPU memory less pending loads, NaN when unknown; coldMB the memory this request
+	// would load cold there, 0 when none.
+	freeMB, coldMB float64
+	fresh          bool
+}
+
+// better reports whether e ranks before o, and tie whether they rank the same.
+func (e *estimate) better(o *estimate) (better, tie bool) {
+	if e.tier != o.tier {
+		return e.tier < o.tier, false
+	}
+	return e.seconds < o.seconds, e.seconds == o.seconds
+}
+
+// request is what estimating needs to know about the request, worked out once per Select.
+type request struct {
+	model string
+	key   uint64
+	// nowNS is the decision's time; a report is fresh when taken between notBefore and notAfter; loads started
+	// at reserveCut or before have expired (nanoseconds since the Unix epoch).
+	nowNS, notBefore, notAfter, reserveCut int64
+	// sizeMB is the model's size as the candidates' reports give it, worked out when first needed (sized).
+	sizeMB float64
+	sized  bool
+}
+
+func (s *Selector) begin(req Request) request {
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	ns := now.UnixNano()
+	r := request{model: req.Model, nowNS: ns, notBefore: ns - int64(s.cfg.StaleAfter), notAfter: ns + int64(s.cfg.MaxSkew),
+		reserveCut: ns - int64(s.cfg.ReserveTTL)}
+	if r.model != "" {
+		r.key = modelKey(r.model)
+	}
+	return r
+}
+
+func (r *request) fresh(n *gpustats.Node) bool {
+	if n == nil {
+		return false
+	}
+	t := n.UpdatedUnixNano()
+	return t >= r.notBefore && t <= r.notAfter
+}
+
+// estimate judges candidate c for r into e.
+func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimate) {
+	*e = estimate{freeMB: math.NaN()}
+	n, st := c.Node, c.State
+	if st == nil {
+		st = &noState
+	}
+	slots := s.cfg.NumParallel
+	run := st.requestTime()
+	if run == 0 {
+		run, e.defaults = s.cfg.RequestTime.Seconds(), DefaultedRequestTime
+	}
+	inFlight := float64(c.InFlight)
+	if !r.fresh(n) {
+		e.reason = ReasonNoStats
+		e.defaults |= DefaultedSlots | DefaultedResidency
+		if r.model != "" {
+			e.load = s.loadSeconds(st, s.sizeMB(cs, r, gpustats.ModelInfo{}, e), e)
+		}
+	} else {
+		e.fresh = true
+		if n.NumParallel > 0 {
+			slots = n.NumParallel
+		} else {
+			e.defaults |= DefaultedSlots
+		}
+		if inFlight == 0 {
+			// Work the gateway does not see (other clients, other gateways) keeps the GPU busy: count it as
+			// that share of a request in flight.
+			inFlight = n.UtilizationPct / 100
+		}
+		if n.Draining {
+			e.tier |= tierDraining
+		}
+		if r.model == "" {
+			e.reason = ReasonNoModel
+		} else {
+			run *= s.judgeModel(n, st, cs, r, e)
+			if st.refuses(r.key, e.coldMB > 0, r.nowNS) {
+				e.tier |= tierRefused
+			}
+		}
+	}
+	if c.Tried {
+		e.tier |= tierTried
+	}
+	e.wait = max(0, inFlight-float64(slots)+1) / float64(slots) * run
+	e.run = run
+	e.seconds = e.wait + e.load + e.run
+	switch t := e.tier; {
+	case t&tierTried != 0:
+		e.reason = ReasonTried
+	case t&tierNotInstalled != 0:
+		e.reason = ReasonNotInstalled
+	case t&tierCannotHold != 0:
+		e.reason = ReasonTooSmall
+	case t&tierRefused != 0:
+		e.reason = ReasonRefused
+	case t&tierDraining != 0:
+		e.reason = ReasonDraining
+	}
+}
+
+// noState stands in for a candidate without a State: it remembers nothing, since nothing is written to it.
+var noState State
+
+// judgeModel sets e's reason, load, memory and hard limits for r's model on the fresh node n, and returns how
+// many times slower than usual the request runs there (its share on the CPU).
+func (s *Selector) judgeModel(n *gpustats.Node, st *State, cs []Candidate, r *request, e *estimate) (slowdown float64) {
+	info := n.Model(r.model)
+	if n.InstalledKnown && !info.Installed && !info.Loaded {
+		e.tier |= tierNotInstalled
+	}
+	if n.Report.Ollama == nil {
+		e.defaults |= DefaultedResidency
+	}
+	otherMB, since := st.pending(r.key, max(r.reserveCut, n.UpdatedUnixNano()))
+	if info.Loaded {
+		st.loaded(r.key, n.UpdatedUnixNano(), r.reserveCut)
+	}
+	switch {
+	case !n.GPU:
+		e.reason = ReasonCPUOnly
+		if !info.Loaded {
+			e.load = s.loadSeconds(st, s.sizeMB(cs, r, info, e), e)
+		}
+		return s.cfg.CPUSlowdown
+	case info.Loaded:
+		e.reason = ReasonResident
+		if info.SizeMB > 0 {
+			return s.cpuSlowdown(1 - info.SizeVRAMMB/info.SizeMB)
+		}
+		return 1
+	}
+	need := s.sizeMB(cs, r, info, e)
+	load := s.loadSeconds(st, need, e)
+	switch {
+	case since != 0:
+		e.reason = ReasonLoading
+		e.load = max(0, load-float64(r.nowNS-since)/1e9)
+		return 1
+	case !n.MemoryKnown:
+		e.reason, e.load, e.coldMB = ReasonMemoryUnknown, load, need
+		e.defaults |= DefaultedMemory
+		return 1
+	}
+	e.freeMB = n.FreeMB - otherMB
+	need += s.cfg.HeadroomMB
+	room := roomMB(n) - otherMB
+	e.load, e.coldMB = load, need
+	switch {
+	case need <= e.freeMB:
+		e.reason = ReasonFits
+		return 1
+	case need <= room:
+		// Making room unloads models that their users will load again: count that reload here.
+		e.reason = ReasonMakeRoom
+		e.load += (need - e.freeMB) / s.loadMBps(st)
+		return 1
+	case n.RAMMB > 0 && need <= room+n.RAMMB:
+		e.reason = ReasonSpill
+		e.load += (room - e.freeMB) / s.loadMBps(st)
+		e.coldMB = room
+		return s.cpuSlowdown((need - room) / need)
+	}
+	e.reason = ReasonTooSmall
+	e.tier |= tierCannotHold
+	e.coldMB = 0 // nothing will load there
+	return 1
+}
+
+// cpuSlowdown is how many times slower a model runs with the share cpu of it on the CPU.
+func (s *Selector) cpuSlowdown(cpu float64) float64 {
+	return 1 + max(0, cpu)*(s.cfg.CPUSlowdown-1)
+}
+
+// sizeMB is the GPU memory r's model takes on a node that says info of it: the size the node reports (loaded
+// footprint, else size on disk), else the size any candidate reports (a loaded footprint first), else the
+// configured default.
+func (s *Selector) sizeMB(cs []Candidate, r *request, info gpustats.ModelInfo, e *estimate) float64 {
+	switch {
+	case info.Loaded && info.SizeMB > 0:
+		return info.SizeMB
+	case info.Installed && info.DiskMB > 0:
+		return info.DiskMB
+	}
+	if !r.sized {
+		r.sizeMB, r.sized = knownSizeMB(cs, r.model), true
+	}
+	if r.sizeMB > 0 {
+		return r.sizeMB
+	}
+	e.defaults |= DefaultedModelSize
+	return s.cfg.DefaultModelMB
+}
+
+// knownSizeMB is model's size as any candidate's report gives it: a loaded footprint if some node has one (it
+// includes the context buffers), else the size on disk; 0 when no report knows the model.
+func knownSizeMB(cs []Candidate, model string) float64 {
+	installed := 0.0
+	for i := range cs {
+		n := cs[i].Node
+		if n == nil || n.Report == nil {
+			continue
+		}
+		info := n.Model(model)
+		if info.Loaded && info.SizeMB > 0 {
+			return info.SizeMB
+		}
+		if info.Installed && info.DiskMB > 0 && installed == 0 {
+			installed = info.DiskMB
+		}
+	}
+	return installed
+}
+
+// loadSeconds is how long a cold load of mb MiB takes on the node whose State is st.
+func (s *Selector) loadSeconds(st *State, mb float64, e *estimate) float64 {
+	if st.loadMBps.Load() == 0 {
+		e.defaults |= DefaultedLoadSpeed
+	}
+	return mb/s.loadMBps(st) + s.cfg.LoadBase.Seconds()
+}
+
+func (s *Selector) loadMBps(st *State) float64 {
+	if v := st.loadMBps.Load(); v > 0 {
+		return v
+	}
+	return s.cfg.LoadMBps
+}
+
+// roomMB is how much GPU memory the node could offer a model by unloading every model Ollama holds: free memory
+// plus the GPU memory of its loaded models, at most its total. A node that did not report its Ollama state is
+// assumed able to free all of it.
+func roomMB(n *gpustats.Node) float64 {
+	o := n.Report.Ollama
+	if o == nil {
+		return n.TotalMB
+	}
+	room := n.FreeMB
+	for _, m := range o.Loaded {
+		room += m.SizeVRAMMB
+	}
+	return min(room, n.TotalMB)
+}

@@ -1,0 +1,75 @@
+package lbpolicy
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+// Little's law: with requests every `every` that each take `takes` in one of `slots` slots, the learned request
+// time is takes, whatever the queue (requests beyond the slots wait and do not count as busy).
+func TestLearnRequestTime(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		every, takes time.Duration
+		slots        int
+	}{
+		{"four slots, three busy", time.Second, 3 * time.Second, 4},
+		{"one slot, busy three quarters of the time", 2 * time.Second, 1500 * time.Millisecond, 1},
+		{"one slot, rare long requests", 8 * time.Second, 5 * time.Second, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewSelector(Config{}, keepFirst)
+			st := new(State)
+			n := node("a", free(20000), parallel(tc.slots), loaded(llama, 5000, 5000))
+			var ends []time.Time // of the requests in flight, in order
+			start := t0
+			// A Select every 50ms: one request for llama every `every`, and in between requests for a model that
+			// only b has, which sample a's busy slots without being sent there.
+			b := Candidate{Node: node("b", free(20000), installed(model("other:7b", 1000))), Available: true}
+			for now := start; now.Before(start.Add(10 * time.Minute)); now = now.Add(50 * time.Millisecond) {
+				for len(ends) > 0 && !ends[0].After(now) {
+					ends = ends[1:]
+				}
+				n = node("a", free(20000), parallel(tc.slots), installed(model(llama, 4700)), loaded(llama, 5000, 5000),
+					age(-now.Sub(t0)))
+				b.Node = node("b", free(20000), installed(model("other:7b", 1000)), age(-now.Sub(t0)))
+				c := []Candidate{{Node: n, State: st, Available: true, InFlight: len(ends)}, b}
+				if now.Sub(start)%tc.every == 0 {
+					if d := s.Select(c, Request{Model: llama, Now: now}); d.Index != 0 {
+						t.Fatalf("llama went to %d", d.Index)
+					}
+					// FIFO over the slots: it starts when the request `slots` ahead of it ends.
+					begin := now
+					if len(ends) >= tc.slots {
+						begin = ends[len(ends)-tc.slots]
+					}
+					ends = append(ends, begin.Add(tc.takes))
+				} else if d := s.Select(c, Request{Model: "other:7b", Now: now}); d.Index != 1 {
+					t.Fatalf("other went to %d", d.Index)
+				}
+			}
+			got := st.Learned().RequestTime
+			if math.Abs(got.Seconds()-tc.takes.Seconds()) > 0.1*tc.takes.Seconds() {
+				t.Errorf("learned %v, want %v within 10%%", got, tc.takes)
+			}
+			learned := st.requestTime()
+			d := s.Select([]Candidate{{Node: n, State: st, Available: true}}, Request{Model: llama, Now: start.Add(10 * time.Minute)})
+			if d.Defaults&DefaultedRequestTime != 0 || d.Run != learned {
+				t.Errorf("decision runs %vs (defaults %q), want the learned %vs", d.Run, d.Defaults, learned)
+			}
+		})
+	}
+}
+
+func TestLearnNothingFromTooFewRequests(t *testing.T) {
+	s := NewSelector(Config{}, keepFirst)
+	st := new(State)
+	c := []Candidate{{Node: node("a", free(20000)), State: st, Available: true}}
+	s.Select(c, Request{Now: t0})
+	c[0].InFlight = 1
+	s.Select(c, Request{Now: t0.Add(time.Second)})
+	if d := s.Select(c, Request{Now: t0.Add(2 * time.Second)}); d.Defaults&DefaultedRequestTime == 0 || d.Run != 10 {
+		t.Errorf("after two requests the request time is %vs (defaults %q), want the default", d.Run, d.Defaults)
+	}
+}

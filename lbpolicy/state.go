@@ -1,0 +1,216 @@
+package lbpolicy
+
+import (
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// State is what the policy remembers of one upstream between requests: the loads it started there that the
+// node's reports cannot show yet (the herd guard), how long requests take there and how fast it loads models
+// (learned), and the models it recently refused. The caller keeps one State per upstream for as long as the
+// upstream exists and passes it with every Candidate. The zero value is ready; it is safe for concurrent use,
+// takes no locks and never allocates, so its memory is fixed: a few hundred bytes per upstream.
+type State struct {
+	loads   [maxLoads]pendingLoad
+	refused [maxRefused]refusal
+
+	// Little's law, averaged over the learn window: busyArea integrates the busy slots over time and sentCount
+	// counts the requests sent, so that a request's time in a slot is busyArea ÷ sentCount.
+	sampledNS          atomic.Int64 // when the last sample was taken
+	busy               atomic.Int64 // busy slots at the last sample
+	sent, counted      atomic.Uint64
+	busyArea, sentDecd atomicFloat
+	// loadMBps is the learned load speed, 0 before the first load was seen.
+	loadMBps atomicFloat
+}
+
+const (
+	maxLoads   = 8
+	maxRefused = 4
+	// sampleEvery bounds how often one upstream's busy slots are sampled, so that Selects on many cores do not
+	// all write the same cache line.
+	sampleEvery = int64(100 * time.Millisecond)
+	// minLearned is the (decayed) number of requests below which the learned request time is not used.
+	minLearned = 3
+)
+
+// pendingLoad is a cold load that Select started: meta packs its start (milliseconds since the Unix epoch, plus
+// one) and its size in MiB; 0 is an empty entry. model is the model's key (modelKey).
+type pendingLoad struct {
+	meta, model atomic.Uint64
+}
+
+// refusal is a model (its key; 0 for new loads of any model) that the node refused until untilNS.
+type refusal struct {
+	model   atomic.Uint64
+	untilNS atomic.Int64
+}
+
+const (
+	mbBits = 22 // up to 4 TiB per load
+	mbMax  = 1<<mbBits - 1
+)
+
+func packLoad(startNS int64, mb float64) uint64 {
+	return uint64(max(startNS/1e6, 0)+1)<<mbBits | uint64(math.Min(math.Ceil(max(mb, 1)), mbMax))
+}
+
+func loadStartNS(meta uint64) int64 { return (int64(meta>>mbBits) - 1) * 1e6 }
+func loadMB(meta uint64) float64    { return float64(meta & mbMax) }
+
+// pending returns the MiB of loads started at cutNS or after for other models than model, and when the load of model
+// started, 0 when none is pending.
+func (st *State) pending(model uint64, cutNS int64) (otherMB float64, sinceNS int64) {
+	for i := range st.loads {
+		l := &st.loads[i]
+		meta := l.meta.Load()
+		if meta == 0 || loadStartNS(meta) < cutNS {
+			continue
+		}
+		if l.model.Load() == model {
+			sinceNS = loadStartNS(meta)
+		} else {
+			otherMB += loadMB(meta)
+		}
+	}
+	return otherMB, sinceNS
+}
+
+// reserve records a cold load of model, mb MiB, started at nowNS; entries from before cutNS are reused.
+func (st *State) reserve(model uint64, mb float64, nowNS, cutNS int64) {
+	v := packLoad(nowNS, mb)
+	oldest, oldestMeta := 0, uint64(math.MaxUint64)
+	for i := range st.loads {
+		l := &st.loads[i]
+		meta := l.meta.Load()
+		if meta == 0 || loadStartNS(meta) < cutNS {
+			oldest, oldestMeta = i, meta
+			break
+		}
+		if meta < oldestMeta {
+			oldest, oldestMeta = i, meta
+		}
+	}
+	// Another Select may take the same entry at the same instant: one of the two loads then goes unguarded,
+	// as it would have without a guard.
+	l := &st.loads[oldest]
+	l.model.Store(model)
+	l.meta.Store(v)
+}
+
+// loaded is called when a report taken at reportNS shows model loaded: a pending load of it that started before
+// the report was taken has ended, and its time gives the node's load speed.
+func (st *State) loaded(model uint64, reportNS, cutNS int64) {
+	for i := range st.loads {
+		l := &st.loads[i]
+		meta := l.meta.Load()
+		start := loadStartNS(meta)
+		if meta == 0 || start < cutNS || start >= reportNS || l.model.Load() != model {
+			continue
+		}
+		if l.meta.CompareAndSwap(meta, 0) {
+			took := max(float64(reportNS-start)/1e9, 1) // a report comes seconds after: never learn "instant"
+			st.loadMBps.blend(loadMB(meta)/took, 0.3)
+		}
+	}
+}
+
+// refuse ranks the node below the others for model (0: for any new load) until untilNS.
+func (st *State) refuse(model uint64, untilNS int64) {
+	slot := &st.refused[0]
+	for i := range st.refused {
+		r := &st.refused[i]
+		if r.model.Load() == model {
+			slot = r
+			break
+		}
+		if r.untilNS.Load() < slot.untilNS.Load() {
+			slot = r
+		}
+	}
+	slot.model.Store(model)
+	slot.untilNS.Store(untilNS)
+}
+
+// refuses reports whether the node refused model (or, with cold, any new load) after nowNS.
+func (st *State) refuses(model uint64, cold bool, nowNS int64) bool {
+	for i := range st.refused {
+		r := &st.refused[i]
+		if r.untilNS.Load() > nowNS {
+			if m := r.model.Load(); m == model || cold && m == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sample counts, at most every sampleEvery, the slots busy at the upstream (its in-flight requests, at most
+// slots of them) into the Little's-law average.
+func (st *State) sample(nowNS int64, inFlight, slots int, window time.Duration) {
+	last := st.sampledNS.Load()
+	if nowNS-last < sampleEvery || !st.sampledNS.CompareAndSwap(last, nowNS) {
+		return
+	}
+	busy := int64(min(inFlight, slots))
+	prev := st.busy.Swap(busy)
+	sent := st.sent.Load()
+	newSent := float64(sent - st.counted.Swap(sent))
+	if last == 0 {
+		return // the first sample only starts the clock
+	}
+	dt := float64(nowNS-last) / 1e9
+	decay := math.Exp(-dt / window.Seconds())
+	st.busyArea.Store(st.busyArea.Load()*decay + float64(prev)*dt)
+	st.sentDecd.Store(st.sentDecd.Load()*decay + newSent)
+}
+
+// requestTime is the learned time a request spends in a slot, in seconds; 0 while too few requests were seen.
+func (st *State) requestTime() float64 {
+	n := st.sentDecd.Load()
+	if n < minLearned {
+		return 0
+	}
+	return st.busyArea.Load() / n
+}
+
+// Learned is what a State has learned, for the admin API and the status page.
+type Learned struct {
+	// RequestTime is how long a request takes in one of the node's slots; 0 while not learned.
+	RequestTime time.Duration `json:"request_time"`
+	// Requests is the number of requests the average is over (decayed with the learn window).
+	Requests float64 `json:"requests"`
+	// LoadMBps is the learned load speed in MiB/s; 0 while no load was seen.
+	LoadMBps float64 `json:"load_mbps"`
+}
+
+// Learned returns what st has learned so far.
+func (st *State) Learned() Learned {
+	return Learned{RequestTime: time.Duration(st.requestTime() * float64(time.Second)), Requests: st.sentDecd.Load(),
+		LoadMBps: st.loadMBps.Load()}
+}
+
+// atomicFloat is a float64 read and written atomically.
+type atomicFloat struct{ bits atomic.Uint64 }
+
+func (f *atomicFloat) Load() float64   { return math.Float64frombits(f.bits.Load()) }
+func (f *atomicFloat) Store(v float64) { f.bits.Store(math.Float64bits(v)) }
+
+// blend moves f a share of the way to v; the first value is taken as it is.
+func (f *atomicFloat) blend(v, share float64) {
+	if old := f.Load(); old > 0 {
+		v = old + share*(v-old)
+	}
+	f.Store(v)
+}
+
+// modelKey identifies a model name in a State: FNV-1a, never 0, computed without allocating.
+func modelKey(model string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(model); i++ {
+		h ^= uint64(model[i])
+		h *= 1099511628211
+	}
+	return max(h, 1)
+}
