@@ -56,7 +56,8 @@ type Config struct {
 	// requests for a loaded model wait for a slot without limit. Zero means DefaultMaxQueue.
 	MaxQueue int
 	// ParallelGain is the aggregate decode throughput of four requests decoding at once relative to one; zero
-	// means DefaultParallelGain. It must lie between 1 (no gain) and 4 (linear).
+	// means DefaultParallelGain. It must lie between 1 (no gain) and 4 (linear). It applies to the requests of
+	// one loaded model, which Ollama's runner batches; models beside each other do not slow each other here.
 	ParallelGain float64
 	// RAMMB is the system memory in MiB that a model too large for the GPUs may spill into; zero means
 	// DefaultRAMMB.
