@@ -18,7 +18,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sollol-go/sollol/gpustats"
-	"github.com/sollol-go/sollol/lbpolicy"
 	"github.com/sollol-go/sollol/ollamaapi"
 )
 
@@ -57,7 +56,22 @@ type pollOptions struct {
 	VRAM map[string]int64
 	// HTTP sends the requests; nil means a client of the poller's own.
 	HTTP *http.Client
+	// Clock tells the time of every decision the poller takes (when to poll, when to forget, how old the installed
+	// models are); nil means the real clock. Tests step a clock of their own.
+	Clock pollClock
 }
+
+// pollClock is the poller's time.
+type pollClock interface {
+	Now() time.Time
+	// After returns a channel that receives once d has passed.
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 func (o pollOptions) withDefaults() pollOptions {
 	if o.Interval <= 0 {
@@ -77,6 +91,9 @@ func (o pollOptions) withDefaults() pollOptions {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = pollConcurrency
+	}
+	if o.Clock == nil {
+		o.Clock = realClock{}
 	}
 	return o
 }
@@ -107,7 +124,6 @@ type poller struct {
 	key       pollerKey
 	opts      pollOptions
 	log       *zap.Logger
-	res       *lbpolicy.Reservations
 	index     atomic.Pointer[pollIndex]
 	sightings chan string
 	cancel    context.CancelFunc
@@ -179,7 +195,7 @@ func releasePoller(p *poller) {
 
 func newPoller(key pollerKey, opts pollOptions, log *zap.Logger) *poller {
 	opts = opts.withDefaults()
-	p := &poller{key: key, opts: opts, log: log.Named("ollama_poll"), res: new(lbpolicy.Reservations),
+	p := &poller{key: key, opts: opts, log: log.Named("ollama_poll"),
 		sightings: make(chan string, pollSightings), done: make(chan struct{}), client: opts.HTTP}
 	if p.client == nil {
 		p.transport = ollamaapi.NewTransport()
@@ -225,26 +241,29 @@ func (p *poller) lookup(dial string, now time.Time) *gpustats.Node {
 	return t.node.Load()
 }
 
+// run is the poller's loop: a round at every tick of the clock, and a poll of every upstream as soon as it is first
+// seen. A round starts its polls before it asks for the next tick, so that whoever sees the loop waiting on the
+// clock knows the round's polls are under way.
 func (p *poller) run(ctx context.Context) {
 	defer close(p.done)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, p.opts.Concurrency)
-	timer := time.NewTimer(p.jitter())
-	defer timer.Stop()
+	clock := p.opts.Clock
+	next := clock.After(p.jitter())
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case dial := <-p.sightings:
-			if !p.add(dial, time.Now()) {
-				continue
+			if p.add(dial, clock.Now()) {
+				p.pollDue(ctx, &wg, sem)
 			}
-		case <-timer.C:
-			p.forget(time.Now())
-			timer.Reset(p.jitter())
+		case <-next:
+			p.forget(clock.Now())
+			p.pollDue(ctx, &wg, sem)
+			next = clock.After(p.jitter())
 		}
-		p.pollDue(ctx, &wg, sem)
 	}
 }
 
@@ -305,7 +324,7 @@ func (p *poller) forget(now time.Time) {
 
 // pollDue starts a poll of every target that is due and not being polled; at most Concurrency run at once.
 func (p *poller) pollDue(ctx context.Context, wg *sync.WaitGroup, sem chan struct{}) {
-	now := time.Now().UnixNano()
+	now := p.opts.Clock.Now().UnixNano()
 	for _, t := range p.index.Load().targets {
 		if t.retryAt.Load() > now || !t.busy.CompareAndSwap(false, true) {
 			continue
@@ -328,7 +347,7 @@ func (p *poller) pollDue(ctx context.Context, wg *sync.WaitGroup, sem chan struc
 // poll asks one target's Ollama and publishes the node, or removes it when Ollama does not answer.
 func (p *poller) poll(ctx context.Context, t *pollTarget) {
 	loaded, err := t.api.PS(ctx)
-	now := time.Now()
+	now := p.opts.Clock.Now()
 	if ctx.Err() != nil {
 		return // stopping: the answer, if any, is not needed
 	}

@@ -84,7 +84,7 @@ func waitNode(t *testing.T, p *poller, dial string, what string, check func(*gpu
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		n := p.lookup(dial, time.Now())
+		n := p.lookup(dial, p.opts.Clock.Now())
 		if check(n) {
 			return n
 		}
@@ -168,27 +168,35 @@ func TestPolledNodeMemory(t *testing.T) {
 // TestPollerFailingUpstream: an upstream whose API fails loses its node at once, and gets it back when it answers.
 func TestPollerFailingUpstream(t *testing.T) {
 	f := newFakeOllama(t, psLlama, tagsThree)
-	p := startPoller(t, pollOptions{})
+	p, c := startFakePoller(t, pollOptions{})
 	waitNode(t, p, f.dial(), "node", func(n *gpustats.Node) bool { return n != nil })
 	f.status.Store(500)
-	waitNode(t, p, f.dial(), "no node", func(n *gpustats.Node) bool { return n == nil })
-	if st := p.status(f.dial()); st.state != pollFailing || !strings.Contains(st.err, "500") {
+	c.round(t, p)
+	if n := p.lookup(f.dial(), c.Now()); n != nil {
+		t.Errorf("a node after a failed poll: %+v", n)
+	}
+	if st := p.status(f.dial()); st.state != pollFailing || !strings.Contains(st.err, "500") || st.failures != 1 {
 		t.Errorf("status %+v", st)
 	}
-	// Still asked every interval: a failing Ollama may come back any time.
+	// Still asked every round: a failing Ollama may come back any time.
 	hits := f.psHits.Load()
-	time.Sleep(300 * time.Millisecond)
-	if f.psHits.Load()-hits < 3 {
-		t.Errorf("asked %d times in 300ms at 50ms", f.psHits.Load()-hits)
+	for range 3 {
+		c.round(t, p)
+	}
+	if n := f.psHits.Load() - hits; n != 3 || p.status(f.dial()).failures != 4 {
+		t.Errorf("asked %d times in 3 rounds, status %+v", n, p.status(f.dial()))
 	}
 	f.status.Store(0)
-	waitNode(t, p, f.dial(), "node again", func(n *gpustats.Node) bool { return n != nil })
+	c.round(t, p)
+	if p.lookup(f.dial(), c.Now()) == nil {
+		t.Error("no node after Ollama answered again")
+	}
 
 	// Closed: connection refused.
 	f.srv.Close()
-	waitNode(t, p, f.dial(), "no node after close", func(n *gpustats.Node) bool { return n == nil })
-	if st := p.status(f.dial()); st.state != pollFailing || st.failures < 1 {
-		t.Errorf("status %+v", st)
+	c.round(t, p)
+	if st := p.status(f.dial()); p.lookup(f.dial(), c.Now()) != nil || st.state != pollFailing || st.failures != 1 {
+		t.Errorf("after close: status %+v", st)
 	}
 }
 
@@ -202,42 +210,55 @@ func TestPollerNotOllama(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newFakeOllama(t, psLlama, tagsThree)
 			set(f)
-			p := startPoller(t, pollOptions{NotOllamaRetry: 400 * time.Millisecond})
+			p, c := startFakePoller(t, pollOptions{NotOllamaRetry: 400 * time.Millisecond})
 			deadline := time.Now().Add(5 * time.Second)
 			for st := p.status(f.dial()); st == nil || st.state != pollNotOllama; st = p.status(f.dial()) {
-				if p.lookup(f.dial(), time.Now()) != nil || time.Now().After(deadline) {
+				if p.lookup(f.dial(), c.Now()) != nil || time.Now().After(deadline) {
 					t.Fatalf("status %+v", st)
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
-			time.Sleep(250 * time.Millisecond) // five intervals
-			if n := f.psHits.Load() + f.tagsHits.Load(); n != 1 {
-				t.Errorf("asked %d times within NotOllamaRetry, want once", n)
+			refused := c.Now()
+			for range 5 {
+				c.round(t, p)
 			}
-			// After NotOllamaRetry it is asked again, and may have become an Ollama meanwhile.
+			if n := f.psHits.Load() + f.tagsHits.Load(); n != 1 {
+				t.Errorf("asked %d times in 5 rounds within NotOllamaRetry, want once", n)
+			}
+			// Once NotOllamaRetry has passed it is asked again, and may have become an Ollama meanwhile.
 			f.status.Store(0)
 			f.ps.Store(ptrTo(psLlama))
-			waitNode(t, p, f.dial(), "node after retry", func(n *gpustats.Node) bool { return n != nil })
+			for p.lookup(f.dial(), c.Now()) == nil {
+				if c.since(refused) > 450*time.Millisecond {
+					t.Fatalf("no node %s after the refusal", c.since(refused))
+				}
+				c.round(t, p)
+			}
+			if d := c.since(refused); d < 400*time.Millisecond {
+				t.Errorf("asked again %s after the refusal, before NotOllamaRetry", d)
+			}
 		})
 	}
 }
 
 func TestPollerTagsLessOften(t *testing.T) {
 	f := newFakeOllama(t, psLlama, tagsThree)
-	p := startPoller(t, pollOptions{TagsEvery: time.Hour})
+	p, c := startFakePoller(t, pollOptions{TagsEvery: time.Hour})
 	waitNode(t, p, f.dial(), "node", func(n *gpustats.Node) bool { return n != nil })
-	time.Sleep(300 * time.Millisecond)
-	p.lookup(f.dial(), time.Now())
-	if f.tagsHits.Load() != 1 || f.psHits.Load() < 4 {
-		t.Errorf("ps %d, tags %d", f.psHits.Load(), f.tagsHits.Load())
+	for range 4 {
+		c.round(t, p)
+	}
+	if f.tagsHits.Load() != 1 || f.psHits.Load() != 5 {
+		t.Errorf("in the first poll and 4 rounds: ps %d, tags %d; want 5 and 1", f.psHits.Load(), f.tagsHits.Load())
 	}
 }
 
 // TestPollerTagsFailing: /api/tags failing keeps the installed models last listed; a 404 there makes them unknown.
 func TestPollerTagsFailing(t *testing.T) {
-	var tagsStatus atomic.Int32
+	var tagsStatus, tagsHits atomic.Int32
 	dial := serveFunc(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/tags" {
+			tagsHits.Add(1)
 			if s := tagsStatus.Load(); s != 0 {
 				http.Error(w, "no", int(s))
 				return
@@ -247,16 +268,21 @@ func TestPollerTagsFailing(t *testing.T) {
 		}
 		w.Write([]byte(psLlama))
 	})
-	p := startPoller(t, pollOptions{TagsEvery: 50 * time.Millisecond})
-	installed := func(n *gpustats.Node) bool { return n.InstalledKnown }
-	waitNode(t, p, dial, "installed models", func(n *gpustats.Node) bool { return n != nil && installed(n) })
+	p, c := startFakePoller(t, pollOptions{TagsEvery: 30 * time.Millisecond})
+	waitNode(t, p, dial, "installed models", func(n *gpustats.Node) bool { return n != nil && n.InstalledKnown })
+	// Every round is at least 40ms, beyond TagsEvery: each asks /api/tags.
 	tagsStatus.Store(500)
-	time.Sleep(200 * time.Millisecond)
-	if n := p.lookup(dial, time.Now()); n == nil || !installed(n) {
-		t.Errorf("installed models lost when /api/tags failed")
+	for range 3 {
+		c.round(t, p)
+	}
+	if n := p.lookup(dial, c.Now()); tagsHits.Load() != 4 || n == nil || !n.InstalledKnown {
+		t.Errorf("after 3 failed /api/tags (%d asked in all): node %v, want the installed models kept", tagsHits.Load(), n)
 	}
 	tagsStatus.Store(404)
-	waitNode(t, p, dial, "installed models unknown", func(n *gpustats.Node) bool { return n != nil && !installed(n) })
+	c.round(t, p)
+	if n := p.lookup(dial, c.Now()); n == nil || n.InstalledKnown {
+		t.Errorf("after /api/tags answered 404: node %v, want the installed models unknown", n)
+	}
 }
 
 func serveFunc(t *testing.T, h http.HandlerFunc) string {
@@ -269,17 +295,22 @@ func serveFunc(t *testing.T, h http.HandlerFunc) string {
 // dropped, and no longer asked.
 func TestPollerForgetsGoneUpstreams(t *testing.T) {
 	f := newFakeOllama(t, psLlama, tagsThree)
-	p := startPoller(t, pollOptions{Forget: 300 * time.Millisecond})
+	p, c := startFakePoller(t, pollOptions{Forget: 300 * time.Millisecond})
 	waitNode(t, p, f.dial(), "node", func(n *gpustats.Node) bool { return n != nil })
-	deadline := time.Now().Add(5 * time.Second)
+	seen := c.Now()
 	for p.status(f.dial()) != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("never forgotten")
+		if c.since(seen) > 300*time.Millisecond {
+			t.Fatalf("still polled %s after a request last considered it", c.since(seen))
 		}
-		time.Sleep(20 * time.Millisecond)
+		c.round(t, p)
+	}
+	if c.since(seen) <= 300*time.Millisecond-50*time.Millisecond {
+		t.Errorf("forgotten %s after it was last considered, before Forget", c.since(seen))
 	}
 	hits := f.psHits.Load()
-	time.Sleep(200 * time.Millisecond)
+	for range 3 {
+		c.round(t, p)
+	}
 	if f.psHits.Load() != hits {
 		t.Errorf("asked %d times after it was forgotten", f.psHits.Load()-hits)
 	}
