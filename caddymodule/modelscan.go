@@ -22,101 +22,135 @@ const (
 	jsonStrNonASCII             // contains at least one byte >= 0x80
 )
 
-// scanModel returns the value of the top-level "model" member of the JSON
-// object in body, without decoding the rest of the body. It is meant for the
-// request bodies of Ollama's /api/generate, /api/chat, /api/embed and
-// /api/embeddings and of OpenAI's /v1/chat/completions, /v1/completions and
-// /v1/embeddings, which all carry the model name as a top-level string.
+// scanModel returns the model that Ollama reads from the JSON object in body, without decoding the rest of the
+// body. It is meant for the request bodies of Ollama's /api/generate, /api/chat, /api/embed and /api/embeddings
+// and of OpenAI's /v1/chat/completions, /v1/completions and /v1/embeddings, which all carry the model name as a
+// top-level string. Ollama binds them with encoding/json into a struct with a `json:"model"` field, and scanModel
+// follows what that binding does:
 //
-// What it accepts:
+//   - body must be a JSON object, optionally surrounded by JSON whitespace. Anything else (an array, a string,
+//     a number, null, an empty or whitespace-only body) gives ok == false. Bytes after the object's closing
+//     brace are not read, as Ollama's decoder reads one value.
+//   - Keys are compared after JSON unescaping and without regard to ASCII case, so "mod\u0065l", "Model" and
+//     "MODEL" are all the model member (no other rune folds to a letter of "model" in encoding/json).
+//   - Of several model members the last string wins; a null one leaves the model read before it, as null
+//     leaves a Go string unchanged. Any other value (a number, a boolean, an array, an object) makes Ollama
+//     refuse the request, and gives ok == false.
+//   - Members may come in any order with whitespace anywhere JSON allows it. The other values are skipped by
+//     scanning bytes: strings from quote to quote (bytes.IndexByte past their first bytes), arrays and objects
+//     by tracking depth and string state, so a "model" inside messages, options, tools or another nested value,
+//     or a `"model": "x"` inside a string, is never taken for the top-level one.
+//   - The model string is unescaped exactly as encoding/json does it: \" \\ \/ \b \f \n \r \t and \uXXXX, with
+//     UTF-16 surrogate pairs combined; a lone surrogate and each byte of invalid UTF-8 become U+FFFD. An empty
+//     string gives ("", true).
+//   - Malformed or truncated JSON gives ok == false, unless cut says that the caller cut the body short at a
+//     size limit: then the scan stops where the body ends and returns the last model read before that point (a
+//     model member past the cut is not seen). scanModel never panics and never reads outside body. The check is
+//     structural, not a full validation: it verifies the top-level object's keys, colons and commas; the
+//     top-level scalar values; bracket matching of skipped arrays and objects (by kind for the outermost 64
+//     levels of each, by count below that, with encoding/json's nesting limit); and the bytes and escapes of the
+//     keys and of the model strings. It does not check numbers, literals, control characters or escapes inside
+//     skipped arrays, objects and strings: a body that is invalid only there may still yield a model, which is
+//     harmless for routing because Ollama rejects the request.
 //
-//   - body must be a JSON object, optionally surrounded by JSON whitespace.
-//     Anything else (an array, a string, a number, null, an empty or
-//     whitespace-only body) gives ok == false.
-//   - Members may come in any order with whitespace anywhere JSON allows it.
-//     The members before "model" are skipped by scanning bytes: strings
-//     from quote to quote (bytes.IndexByte past their first bytes), arrays
-//     and objects by tracking depth and string state, so a "model" inside
-//     messages, options, tools or another nested value, or a `"model": "x"`
-//     inside a string, is never taken for the top-level one.
-//   - Keys are compared after JSON unescaping, so "mod\u0065l" is "model".
-//     The comparison is exact: "Model" or "MODEL" do not match (encoding/json
-//     would match them case-insensitively into a struct field; no real client
-//     sends them).
-//   - If "model" occurs more than once at the top level, the first one wins
-//     (encoding/json would keep the last). Bytes after the first model value
-//     are not examined at all, so a body that a caller truncated at a size
-//     limit still yields a model that appeared before the cut.
-//   - The value must be a JSON string; null, numbers, booleans, arrays and
-//     objects give ok == false. The string is unescaped exactly as
-//     encoding/json does it: \" \\ \/ \b \f \n \r \t and \uXXXX, with UTF-16
-//     surrogate pairs combined; a lone surrogate and each byte of invalid
-//     UTF-8 become U+FFFD. An empty string gives ("", true).
-//   - Malformed or truncated JSON on the path to the model value gives
-//     ok == false; scanModel never panics and never reads outside body.
-//     The check is structural, not a full validation. It verifies the
-//     top-level object's keys, colons and commas; the top-level scalar
-//     values; bracket matching of skipped arrays and objects (by kind for
-//     the outermost 64 levels of each, by count below that, with
-//     encoding/json's nesting limit); and the bytes and escapes of the keys
-//     and of the model string. It does not check numbers, literals, control
-//     characters or escapes inside skipped arrays, objects and strings: a
-//     body that is invalid only there may still yield a model, which is
-//     harmless for routing because the upstream rejects the request.
-//
-// For every body that encoding/json accepts as valid, scanModel returns the
-// first top-level "model" value when it is a string and ok == false otherwise.
-// It allocates nothing except the returned string (one allocation, none for
-// an empty string).
-func scanModel(body []byte) (model string, ok bool) {
+// For every body that encoding/json accepts as valid, scanModel returns the model that json.Unmarshal decodes into
+// a `json:"model"` string field, and ok == false where json.Unmarshal fails. It allocates nothing except the
+// returned string (one allocation, none for an empty string).
+func scanModel(body []byte, cut bool) (model string, ok bool) {
+	var seen modelSeen
 	i := skipJSONSpace(body, 0)
 	if i >= len(body) || body[i] != '{' {
 		return "", false
 	}
-	i++
+	i = skipJSONSpace(body, i+1)
+	if i < len(body) && body[i] == '}' {
+		return "", false // {}
+	}
 	for {
 		// Key.
 		i = skipJSONSpace(body, i)
 		if i >= len(body) || body[i] != '"' {
-			// Also covers "{}", "{...,}" and truncation: no model.
-			return "", false
+			return seen.stopped(cut)
 		}
 		keyStart := i + 1
 		keyEnd, keyFlags, ok := scanJSONString(body, keyStart)
 		if !ok {
-			return "", false
+			return seen.stopped(cut)
 		}
 		// Colon.
 		i = skipJSONSpace(body, keyEnd+1)
 		if i >= len(body) || body[i] != ':' {
-			return "", false
+			return seen.stopped(cut)
 		}
 		i = skipJSONSpace(body, i+1)
 		if i >= len(body) {
-			return "", false
+			return seen.stopped(cut)
 		}
 		// Value.
 		if keyIsModel(body[keyStart:keyEnd], keyFlags) {
-			if body[i] != '"' {
-				return "", false
-			}
-			valEnd, valFlags, ok := scanJSONString(body, i+1)
-			if !ok {
-				return "", false
-			}
-			return decodeJSONString(body[i+1:valEnd], valFlags), true
+			i, ok = seen.read(body, i)
+		} else {
+			i, ok = skipJSONValue(body, i)
 		}
-		i, ok = skipJSONValue(body, i)
 		if !ok {
-			return "", false
+			return seen.stopped(cut)
 		}
-		// Comma, or the end of the object without a model.
+		// Comma, or the end of the object.
 		i = skipJSONSpace(body, i)
-		if i >= len(body) || body[i] != ',' {
-			return "", false
+		if i >= len(body) {
+			return seen.stopped(cut)
 		}
-		i++
+		switch body[i] {
+		case ',':
+			i++
+		case '}':
+			return seen.result()
+		default:
+			return seen.stopped(cut)
+		}
 	}
+}
+
+// modelSeen is what scanModel has read of the model members so far.
+type modelSeen struct {
+	raw   []byte // the last string's contents, still escaped
+	flags uint8  // scanJSONString's flags for raw
+	found bool   // a string was read
+	bad   bool   // a value that is neither a string nor null was read
+}
+
+// read reads the value of a model member at body[i] and returns the index just after it.
+func (m *modelSeen) read(body []byte, i int) (int, bool) {
+	switch body[i] {
+	case '"':
+		end, flags, ok := scanJSONString(body, i+1)
+		if !ok {
+			return 0, false
+		}
+		*m = modelSeen{raw: body[i+1 : end], flags: flags, found: true, bad: m.bad}
+		return end + 1, true
+	case 'n':
+		j, ok := skipJSONScalar(body, i)
+		return j, ok && string(body[i:j]) == "null"
+	}
+	m.bad = true
+	return skipJSONValue(body, i)
+}
+
+// result is the model of a body read to the end of its object.
+func (m *modelSeen) result() (string, bool) {
+	if !m.found || m.bad {
+		return "", false
+	}
+	return decodeJSONString(m.raw, m.flags), true
+}
+
+// stopped is the model of a body that does not go on as a JSON object: none, unless the caller cut it short.
+func (m *modelSeen) stopped(cut bool) (string, bool) {
+	if !cut {
+		return "", false
+	}
+	return m.result()
 }
 
 func isJSONSpace(c byte) bool {
@@ -234,17 +268,25 @@ func decodeJSONRune(s []byte, i int) (rune, int) {
 	}
 }
 
-// keyIsModel reports whether the raw key contents equal "model" once
-// unescaped, without allocating.
+// keyIsModel reports whether the raw key contents equal "model" once unescaped, ignoring ASCII case as
+// encoding/json's field matching does, without allocating.
 func keyIsModel(raw []byte, flags uint8) bool {
 	const want = "model"
 	if flags&jsonStrEscaped == 0 {
-		return string(raw) == want
+		if len(raw) != len(want) {
+			return false
+		}
+		for k := range len(want) {
+			if raw[k]|0x20 != want[k] {
+				return false
+			}
+		}
+		return true
 	}
 	k := 0
 	for i := 0; i < len(raw); {
 		r, n := decodeJSONRune(raw, i)
-		if k >= len(want) || r != rune(want[k]) {
+		if k >= len(want) || r|0x20 != rune(want[k]) {
 			return false
 		}
 		k++

@@ -3,8 +3,10 @@ package caddymodule
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -66,18 +68,26 @@ var scanModelCases = []scanModelCase{
 	{"escaped key", `{"mod\u0065l":"m"}`, "m", true},
 	{"fully escaped key", `{"\u006d\u006F\u0064\u0065\u006c":"m"}`, "m", true},
 	{"escaped key with extra", `{"mod\u0065l\u0000":"x","model":"m"}`, "m", true},
-	{"case differs", `{"Model":"x"}`, "", false},
+	{"capitalised key", `{"Model":"x"}`, "x", true},
+	{"upper-case key", `{"prompt":"p","MODEL":"llama3.3:70b"}`, "llama3.3:70b", true},
+	{"mixed-case escaped key", `{"mO\u0044eL":"m"}`, "m", true},
+	{"long s is no ASCII s", `{"modeſ":"x","model":"m"}`, "m", true},
+	{"kelvin sign is no k", `{"\u212aey":"x","model":"m"}`, "m", true},
 	{"empty model", `{"model":""}`, "", true},
 
 	// Layout.
 	{"whitespace everywhere", " \t\r\n{ \n\"model\" \t:\r\n \"m\" \n} \n", "m", true},
 	{"keys in any order", `{"stream":false,"format":"json","raw":true,"images":null,"model":"m","prompt":"p"}`, "m", true},
-	{"duplicate model takes first", `{"model":"first","model":"second"}`, "first", true},
+	{"duplicate model: the last wins", `{"model":"llama3.2:3b","prompt":"p","model":"llama3.3:70b"}`, "llama3.3:70b", true},
+	{"case variants: the last wins", `{"model":"a","Model":"b","MODEL":"c"}`, "c", true},
+	{"null after a model keeps it", `{"model":"a","Model":null}`, "a", true},
+	{"model after null", `{"model":null,"model":"b"}`, "b", true},
 	{"numbers before model", `{"a":-0.5e+10,"b":0,"c":1E3,"d":12.25,"model":"m"}`, "m", true},
 	{"literals before model", `{"a":true,"b":false,"c":null,"model":"m"}`, "m", true},
 	{"empty containers before model", `{"a":{},"b":[],"model":"m"}`, "m", true},
-	{"truncated after model", `{"model":"m","messages":[{"role":"us`, "m", true},
-	{"garbage after model is not examined", `{"model":"m"!!!`, "m", true},
+	{"truncated after model", `{"model":"m","messages":[{"role":"us`, "", false},
+	{"garbage after model", `{"model":"m"!!!`, "", false},
+	{"bytes after the object are not read", `{"model":"m"} {"model":"x"}`, "m", true},
 
 	// Not a string model.
 	{"null model", `{"model":null}`, "", false},
@@ -86,6 +96,8 @@ var scanModelCases = []scanModelCase{
 	{"object model", `{"model":{"name":"m"}}`, "", false},
 	{"array model", `{"model":["m"]}`, "", false},
 	{"first model not a string", `{"model":1,"model":"m"}`, "", false},
+	{"last model not a string", `{"model":"m","model":1}`, "", false},
+	{"case variant not a string", `{"model":"m","Model":["x"]}`, "", false},
 
 	// Not an object.
 	{"empty body", ``, "", false},
@@ -128,7 +140,7 @@ var scanModelCases = []scanModelCase{
 func TestScanModel(t *testing.T) {
 	for _, tc := range scanModelCases {
 		t.Run(tc.name, func(t *testing.T) {
-			model, ok := scanModel([]byte(tc.body))
+			model, ok := scanModel([]byte(tc.body), false)
 			if model != tc.model || ok != tc.ok {
 				t.Fatalf("scanModel(%q) = %q, %v; want %q, %v", tc.body, model, ok, tc.model, tc.ok)
 			}
@@ -144,7 +156,7 @@ func TestScanModelAgreesWithTableOracle(t *testing.T) {
 		if !json.Valid(body) {
 			continue
 		}
-		want, wantOK := jsonFirstTopLevelModel(t, body)
+		want, wantOK := jsonModel(t, body)
 		if want != tc.model || wantOK != tc.ok {
 			t.Errorf("%s: table says %q, %v; encoding/json says %q, %v", tc.name, tc.model, tc.ok, want, wantOK)
 		}
@@ -158,7 +170,7 @@ func TestScanModelNestingLimit(t *testing.T) {
 	// The object itself is one level: encoding/json allows maxScanDepth in
 	// all, and so does scanModel.
 	for _, n := range []int{63, 64, 65, 200, maxScanDepth - 1} {
-		if m, ok := scanModel(deep(n)); !ok || m != "m" {
+		if m, ok := scanModel(deep(n), false); !ok || m != "m" {
 			t.Errorf("depth %d: got %q, %v", n, m, ok)
 		}
 		if !json.Valid(deep(n)) {
@@ -168,19 +180,19 @@ func TestScanModelNestingLimit(t *testing.T) {
 	if json.Valid(deep(maxScanDepth)) {
 		t.Errorf("encoding/json accepts depth %d", maxScanDepth)
 	}
-	if _, ok := scanModel(deep(maxScanDepth)); ok {
+	if _, ok := scanModel(deep(maxScanDepth), false); ok {
 		t.Errorf("depth past limit accepted")
 	}
 	// Mismatched kinds below the 64 tracked levels are still caught when
 	// they close a tracked level.
 	bad := []byte(`{"a":` + strings.Repeat("[", 100) + strings.Repeat("]", 99) + `},"model":"m"}`)
-	if _, ok := scanModel(bad); ok {
+	if _, ok := scanModel(bad, false); ok {
 		t.Errorf("mismatched outer bracket accepted")
 	}
 }
 
-// TestScanModelPrefixes checks that cutting a body anywhere never produces a
-// wrong model: each prefix gives either nothing or the full body's answer.
+// TestScanModelPrefixes checks what a body cut anywhere gives: read as a whole body, nothing or the full body's
+// answer; read as a body cut at a limit, nothing or a model that one of its model members names.
 func TestScanModelPrefixes(t *testing.T) {
 	for _, tc := range scanModelCases {
 		checkPrefixes(t, []byte(tc.body))
@@ -188,17 +200,51 @@ func TestScanModelPrefixes(t *testing.T) {
 	for _, body := range [][]byte{chatBody(2<<10, true), chatBody(2<<10, false)} {
 		checkPrefixes(t, body)
 	}
+	// Cut after its model, a long chat still routes by it.
+	body := chatBody(64<<10, true)
+	if m, ok := scanModel(body[:32<<10], true); !ok || m != "llama3.1:8b-instruct-q4_K_M" {
+		t.Fatalf("chat cut at 32 KiB: %q, %v", m, ok)
+	}
 }
 
 func checkPrefixes(t testing.TB, body []byte) {
 	t.Helper()
-	full, fullOK := scanModel(body)
+	full, fullOK := scanModel(body, false)
+	named := modelStrings(body)
 	for n := 0; n < len(body); n++ {
-		m, ok := scanModel(body[:n:n])
-		if ok && (!fullOK || m != full) {
+		if m, ok := scanModel(body[:n:n], false); ok && (!fullOK || m != full) {
 			t.Fatalf("prefix %d of %q gives %q; full body gives %q, %v", n, body, m, full, fullOK)
 		}
+		if m, ok := scanModel(body[:n:n], true); ok && !slices.Contains(named, m) {
+			t.Fatalf("prefix %d of %q, cut, gives %q; the body's model members name %q", n, body, m, named)
+		}
 	}
+}
+
+// modelStrings returns the raw string values of body's top-level members whose key, unescaped, is "model" in
+// any case, as far as body reads as JSON tokens.
+func modelStrings(body []byte) []string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	var out []string
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return out
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return out
+		}
+		var s string
+		if k, _ := kt.(string); strings.EqualFold(k, "model") && json.Unmarshal(raw, &s) == nil && raw[0] == '"' {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func TestScanModelAllocs(t *testing.T) {
@@ -206,11 +252,12 @@ func TestScanModelAllocs(t *testing.T) {
 		"first":    chatBody(16<<10, true),
 		"last":     chatBody(16<<10, false),
 		"escaped":  []byte(`{"messages":[],"mod\u0065l":"caf\u00e9 \ud83d\ude00 ` + strings.Repeat("x", 300) + `"}`),
+		"repeated": []byte(`{"model":"a","messages":[],"MODEL":"caf\u00e9","Model":null}`),
 		"invalid":  []byte("{\"model\":\"a\xffb\"}"),
 		"no model": []byte(`{"messages":[{"role":"user","content":"hi"}],"options":{"model":"x"}}`),
 	}
 	for name, body := range bodies {
-		allocs := testing.AllocsPerRun(100, func() { scanModel(body) })
+		allocs := testing.AllocsPerRun(100, func() { scanModel(body, false) })
 		want := 1.0
 		if name == "no model" {
 			want = 0
@@ -237,20 +284,10 @@ func TestScanModelDifferential(t *testing.T) {
 		if !json.Valid(body) {
 			t.Fatalf("generator produced invalid JSON: %q", body)
 		}
-		want, wantOK := jsonFirstTopLevelModel(t, body)
-		got, gotOK := scanModel(body)
+		want, wantOK := jsonModel(t, body)
+		got, gotOK := scanModel(body, false)
 		if got != want || gotOK != wantOK {
 			t.Fatalf("body %q:\nscanModel = %q, %v\nencoding/json = %q, %v", body, got, gotOK, want, wantOK)
-		}
-		// The brief's weaker form: a single top-level string model decoded by
-		// json.Unmarshal must be what scanModel returns.
-		var v struct {
-			Model *string `json:"model"`
-		}
-		if g.modelKeys == 1 && g.exactKeys && json.Unmarshal(body, &v) == nil && v.Model != nil {
-			if got != *v.Model || !gotOK {
-				t.Fatalf("body %q: scanModel = %q, %v; json.Unmarshal = %q", body, got, gotOK, *v.Model)
-			}
 		}
 		switch {
 		case !wantOK:
@@ -269,52 +306,33 @@ func TestScanModelDifferential(t *testing.T) {
 	}
 }
 
-// jsonFirstTopLevelModel is the encoding/json oracle: the first top-level
-// member whose (unescaped) key is exactly "model", if its value is a string.
-// body must be valid JSON.
-func jsonFirstTopLevelModel(t testing.TB, body []byte) (string, bool) {
+// jsonModel is the encoding/json oracle: what Ollama binds, json.Unmarshal into a struct with a `json:"model"`
+// string field, and whether some top-level model member (any case) holds a string, which tells a missing model
+// from an empty one. A body that json.Unmarshal refuses gives ("", false). body must be valid JSON.
+func jsonModel(t testing.TB, body []byte) (string, bool) {
 	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber() // a number token such as 1E700 must not fail the oracle
-	tok, err := dec.Token()
-	if err != nil {
-		t.Fatalf("oracle: %v on %q", err, body)
+	var v struct {
+		Model string `json:"model"`
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	if err := json.Unmarshal(body, &v); err != nil {
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) {
+			t.Fatalf("oracle: %v on %q", err, body)
+		}
 		return "", false
 	}
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			t.Fatalf("oracle: %v on %q", err, body)
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			t.Fatalf("oracle: %v on %q", err, body)
-		}
-		if kt.(string) != "model" {
-			continue
-		}
-		raw = bytes.TrimSpace(raw)
-		if len(raw) == 0 || raw[0] != '"' {
-			return "", false
-		}
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			t.Fatalf("oracle: %v on %q", err, raw)
-		}
-		return s, true
-	}
-	return "", false
+	return v.Model, len(modelStrings(body)) > 0
 }
 
 // bodyGen writes random valid JSON request bodies.
 type bodyGen struct {
 	rng       *rand.Rand
 	buf       bytes.Buffer
-	modelKeys int  // top-level keys that unescape to "model"
-	exactKeys bool // no top-level key is a case variant of "model"
+	modelKeys int // top-level keys that unescape to "model" in any case
 }
+
+// modelKeyForms are the spellings of the model key that encoding/json matches.
+var modelKeyForms = []string{"model", "model", "model", "Model", "MODEL", "mODel"}
 
 var genWords = []string{
 	"model", "Model", "messages", "role", "content", "user", "assistant", "options",
@@ -428,7 +446,6 @@ func (g *bodyGen) value(depth int) {
 }
 
 func (g *bodyGen) topLevel() []byte {
-	g.exactKeys = true
 	g.ws()
 	if g.rng.IntN(30) == 0 {
 		g.value(0) // maybe not an object at all
@@ -449,24 +466,23 @@ func (g *bodyGen) topLevel() []byte {
 		isModel := i == modelAt || g.rng.IntN(15) == 0
 		var key string
 		if isModel {
-			key = "model"
-			g.modelKeys++
+			key = modelKeyForms[g.rng.IntN(len(modelKeyForms))]
 		} else {
 			key = genWords[g.rng.IntN(len(genWords))]
-			if key == "model" {
-				g.modelKeys++
-			}
-			if key != "model" && strings.EqualFold(key, "model") {
-				g.exactKeys = false
-			}
+		}
+		if strings.EqualFold(key, "model") {
+			g.modelKeys++
 		}
 		g.str(key)
 		g.ws()
 		g.buf.WriteByte(':')
 		g.ws()
-		if isModel && g.rng.IntN(8) != 0 {
+		switch k := g.rng.IntN(16); {
+		case isModel && k == 0:
+			g.buf.WriteString("null")
+		case isModel && k > 1:
 			g.str(g.text())
-		} else {
+		default:
 			g.value(0)
 		}
 		g.ws()
@@ -510,7 +526,7 @@ func TestChatBody(t *testing.T) {
 			if !json.Valid(body) || len(body) < size || !utf8.Valid(body) {
 				t.Fatalf("bad bench body size=%d first=%v len=%d", size, first, len(body))
 			}
-			if m, ok := scanModel(body); !ok || m != "llama3.1:8b-instruct-q4_K_M" {
+			if m, ok := scanModel(body, false); !ok || m != "llama3.1:8b-instruct-q4_K_M" {
 				t.Fatalf("size=%d first=%v: %q, %v", size, first, m, ok)
 			}
 		}
@@ -532,7 +548,7 @@ func BenchmarkScanModel(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(int64(len(body)))
 				for b.Loop() {
-					m, ok := scanModel(body)
+					m, ok := scanModel(body, false)
 					if !ok {
 						b.Fatal("no model")
 					}

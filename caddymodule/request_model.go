@@ -62,8 +62,8 @@ func hasModelPath(path string) bool {
 	return false
 }
 
-// peekModel reads at most limit bytes of the body, finds the model there, and puts those bytes back in front of
-// the rest of the body, so that the upstream receives the request unchanged.
+// peekModel reads at most limit bytes of the body, finds the model Ollama will read there (see scanModel), and
+// puts those bytes back in front of the rest of the body, so that the upstream receives the request unchanged.
 func peekModel(r *http.Request, limit int64) string {
 	n := limit
 	if r.ContentLength >= 0 && r.ContentLength < n {
@@ -78,7 +78,9 @@ func peekModel(r *http.Request, limit int64) string {
 		return ""
 	}
 	r.Body = restoredBody{io.MultiReader(bytes.NewReader(buf), r.Body), r.Body}
-	model, _ := scanModel(buf)
+	// A body that goes on past the limit is cut: its model is the last one within the bytes read.
+	cut := int64(read) == limit && r.ContentLength != limit
+	model, _ := scanModel(buf, cut)
 	return model
 }
 
