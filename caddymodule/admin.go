@@ -3,7 +3,9 @@ package caddymodule
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -31,6 +33,9 @@ func (adminAPI) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{
 		{Pattern: "/vram_aware/nodes", Handler: caddy.AdminHandlerFunc(serveNodes)},
 		{Pattern: "/vram_aware/decisions", Handler: caddy.AdminHandlerFunc(serveDecisions)},
+		{Pattern: "/vram_aware/upstreams", Handler: caddy.AdminHandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+			return writeJSON(w, Upstreams())
+		})},
 	}
 }
 
@@ -122,3 +127,29 @@ var (
 type apiErr string
 
 func (e apiErr) Error() string { return string(e) }
+
+// Learned is one upstream in GET /vram_aware/upstreams: what the policy learned of it (see README, How routing
+// decides). Zero means not learned yet: the estimate uses the default.
+type Learned struct {
+	Upstream string `json:"upstream"`
+	// RequestTimeS is how long a request takes in one of the node's slots, in seconds, averaged over Requests
+	// requests (decayed over the learn window).
+	RequestTimeS float64 `json:"request_time_s"`
+	Requests     float64 `json:"requests"`
+	// LoadMBps is how fast the node loaded models, in MiB per second.
+	LoadMBps float64 `json:"load_mbps"`
+}
+
+// Upstreams returns what the policy learned of every upstream it routed to, sorted by address.
+func Upstreams() []Learned {
+	out := []Learned{}
+	upstreamStates.Range(func(k, v any) bool {
+		if dial := k.(string); dial != "" {
+			l := v.(*upstreamState).policy.Learned()
+			out = append(out, Learned{Upstream: dial, RequestTimeS: l.RequestTime.Seconds(), Requests: l.Requests, LoadMBps: l.LoadMBps})
+		}
+		return true
+	})
+	slices.SortFunc(out, func(a, b Learned) int { return strings.Compare(a.Upstream, b.Upstream) })
+	return out
+}

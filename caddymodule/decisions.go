@@ -27,12 +27,14 @@ type decisionSlot struct {
 	at       atomic.Int64
 	reason   atomic.Uint32
 	source   atomic.Uint32
-	score    atomic.Uint64
-	freeMB   atomic.Uint64
-	reserved atomic.Uint64
-	upstream atomic.Pointer[string]
-	node     atomic.Pointer[string]
-	model    atomic.Pointer[string]
+	defaults atomic.Uint32
+	// seconds, wait, load, run: the estimate and its terms (float64 bits).
+	seconds, wait, load, run atomic.Uint64
+	freeMB                   atomic.Uint64
+	reserved                 atomic.Uint64
+	upstream                 atomic.Pointer[string]
+	node                     atomic.Pointer[string]
+	model                    atomic.Pointer[string]
 }
 
 // Decision is one entry of GET /vram_aware/decisions.
@@ -43,8 +45,15 @@ type Decision struct {
 	Model    string    `json:"model,omitempty"`
 	Reason   string    `json:"reason"`
 	// Source is where the chosen node's stats came from: redis, or ollama (polled); empty when none were used.
-	Source     string   `json:"source,omitempty"`
-	Score      float64  `json:"score"`
+	Source string `json:"source,omitempty"`
+	// Seconds is the estimate of when the request would be answered: WaitS for a slot, LoadS of a cold load,
+	// RunS of the request itself.
+	Seconds float64 `json:"seconds"`
+	WaitS   float64 `json:"wait_s"`
+	LoadS   float64 `json:"load_s"`
+	RunS    float64 `json:"run_s"`
+	// Defaults names the facts that were not known and took their defaults (see README).
+	Defaults   string   `json:"defaults,omitempty"`
 	FreeMB     *float64 `json:"free_mb,omitempty"`
 	ReservedMB float64  `json:"reserved_mb,omitempty"`
 }
@@ -55,7 +64,11 @@ func (l *decisionLog) add(upstream, node, model *string, d *lbpolicy.Decision, s
 	s.at.Store(at.UnixNano())
 	s.reason.Store(uint32(d.Reason))
 	s.source.Store(uint32(src))
-	s.score.Store(math.Float64bits(d.Score))
+	s.defaults.Store(uint32(d.Defaults))
+	s.seconds.Store(math.Float64bits(d.Seconds))
+	s.wait.Store(math.Float64bits(d.Wait))
+	s.load.Store(math.Float64bits(d.Load))
+	s.run.Store(math.Float64bits(d.Run))
 	s.freeMB.Store(math.Float64bits(d.FreeMB))
 	s.reserved.Store(math.Float64bits(d.ReservedMB))
 	s.upstream.Store(upstream)
@@ -75,8 +88,9 @@ func (l *decisionLog) recent(n int) []Decision {
 			continue
 		}
 		d := Decision{Time: time.Unix(0, s.at.Load()), Reason: lbpolicy.Reason(s.reason.Load()).String(),
-			Source: statsSource(s.source.Load()).String(),
-			Score:  math.Float64frombits(s.score.Load()), ReservedMB: math.Float64frombits(s.reserved.Load()),
+			Source:  statsSource(s.source.Load()).String(),
+			Seconds: f64(&s.seconds), WaitS: f64(&s.wait), LoadS: f64(&s.load), RunS: f64(&s.run),
+			Defaults: lbpolicy.Defaults(s.defaults.Load()).String(), ReservedMB: f64(&s.reserved),
 			Upstream: deref(s.upstream.Load()), Node: deref(s.node.Load()), Model: deref(s.model.Load())}
 		if f := math.Float64frombits(s.freeMB.Load()); !math.IsNaN(f) {
 			d.FreeMB = &f
@@ -88,6 +102,8 @@ func (l *decisionLog) recent(n int) []Decision {
 	}
 	return out
 }
+
+func f64(v *atomic.Uint64) float64 { return math.Float64frombits(v.Load()) }
 
 func deref(s *string) string {
 	if s == nil {

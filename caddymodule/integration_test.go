@@ -135,6 +135,10 @@ func (g *gateway) admin(path string, v any) {
 	}
 }
 
+// steer names a model of the default size (4 GiB), which a node with 500 MiB free cannot hold and one with
+// 20000 MiB free can: the tests steer requests with free memory through it.
+const steer = `{"model":"m"}`
+
 type nodeSpec struct {
 	free   float64
 	loaded []string
@@ -206,14 +210,14 @@ func TestReportSwitchesUpstream(t *testing.T) {
 	a, b := newOllama(t, "a"), newOllama(t, "b")
 	g := startGateway(t, "redis "+rds.URL()+"\nfallback first", a, b)
 	publish(t, rds, map[*ollama]nodeSpec{a: {free: 500}, b: {free: 20000}})
-	until(t, "b", func() string { return g.post("/api/version", "") })
+	until(t, "b", func() string { return g.post("/api/chat", steer) })
 	for range 10 {
-		if got := g.post("/api/version", ""); got != "b" {
+		if got := g.post("/api/chat", steer); got != "b" {
 			t.Fatalf("request went to %s, the overwhelmed node", got)
 		}
 	}
 	publish(t, rds, map[*ollama]nodeSpec{a: {free: 20000}, b: {free: 500}})
-	until(t, "a", func() string { return g.post("/api/version", "") })
+	until(t, "a", func() string { return g.post("/api/chat", steer) })
 
 	var targets []struct {
 		Connected bool
@@ -227,7 +231,7 @@ func TestReportSwitchesUpstream(t *testing.T) {
 	}
 	var decisions []struct{ Upstream, Reason string }
 	g.admin("/vram_aware/decisions?limit=1", &decisions)
-	if len(decisions) != 1 || decisions[0].Upstream != a.addr() || decisions[0].Reason != "most-free" {
+	if len(decisions) != 1 || decisions[0].Upstream != a.addr() || decisions[0].Reason != "fits" {
 		t.Fatalf("admin decisions: %+v", decisions)
 	}
 }
@@ -283,12 +287,12 @@ func TestStaleStatsFallBack(t *testing.T) {
 	a, b := newOllama(t, "a"), newOllama(t, "b")
 	g := startGateway(t, "redis "+rds.URL()+"\nstale_after 2s\nfallback first", a, b)
 	publish(t, rds, map[*ollama]nodeSpec{a: {free: 500}, b: {free: 20000}})
-	until(t, "b", func() string { return g.post("/api/version", "") })
+	until(t, "b", func() string { return g.post("/api/chat", steer) })
 	// Reports from 10 s ago: not trusted, so the fallback (first) picks a although b looks better.
 	publish(t, rds, map[*ollama]nodeSpec{a: {free: 500, age: 10 * time.Second}, b: {free: 20000, age: 10 * time.Second}})
 	time.Sleep(200 * time.Millisecond)
 	// The watcher ignores older reports than it holds; the fresh ones go stale after 2 s.
-	until(t, "a", func() string { return g.post("/api/version", "") })
+	until(t, "a", func() string { return g.post("/api/chat", steer) })
 	var decisions []struct{ Reason string }
 	g.admin("/vram_aware/decisions?limit=1", &decisions)
 	if decisions[0].Reason != "fallback:no-fresh-stats" {
@@ -312,13 +316,13 @@ func TestReloadsLeakNothing(t *testing.T) {
 	a, b := newOllama(t, "a"), newOllama(t, "b")
 	g := startGateway(t, "redis "+rds.URL(), a, b)
 	publish(t, rds, map[*ollama]nodeSpec{a: {free: 20000}, b: {free: 500}})
-	until(t, "a", func() string { return g.post("/api/version", "") })
+	until(t, "a", func() string { return g.post("/api/chat", steer) })
 	clients := redisClients(t, rds)
 	baseClients, baseGoroutines := clients(), ourGoroutines()
 	for i := range 20 {
 		// Alternate two configurations so that every load really replaces the previous one.
 		g.load("redis "+rds.URL()+fmt.Sprintf("\nstale_after %ds", 10+i%2), "", a, b)
-		if got := g.post("/api/version", ""); got != "a" {
+		if got := g.post("/api/chat", steer); got != "a" {
 			t.Fatalf("reload %d: went to %s", i, got)
 		}
 	}

@@ -12,26 +12,30 @@ import (
 	"github.com/sollol-go/sollol/lbpolicy"
 )
 
-// selections counts decisions per upstream and reason with atomics, so that Select takes no lock; the collector
-// turns them into a counter vector when Prometheus scrapes.
-var selections sync.Map // upstream dial address → *selectionCounts
+// upstreamStates holds, per upstream dial address and across config reloads, what the policy keeps of the
+// upstream: its decisions by reason, counted with atomics so that Select takes no lock (the collector turns them
+// into a counter vector when Prometheus scrapes), and what lbpolicy remembers of it.
+var upstreamStates sync.Map // upstream dial address → *upstreamState
 
 const reasonSlots = 32
 
-// selectionCounts counts one upstream's decisions by reason.
-type selectionCounts [reasonSlots]atomic.Uint64
-
-// countsFor returns upstream's counters, adding them on first use. The upstream map keeps them for its
-// upstreams, so that Select looks them up only for upstreams that the fallback policy chose.
-func countsFor(upstream string) *selectionCounts {
-	v, ok := selections.Load(upstream)
-	if !ok {
-		v, _ = selections.LoadOrStore(upstream, new(selectionCounts))
-	}
-	return v.(*selectionCounts)
+// upstreamState is one upstream's entry in upstreamStates.
+type upstreamState struct {
+	reasons [reasonSlots]atomic.Uint64
+	policy  lbpolicy.State
 }
 
-func (c *selectionCounts) observe(r lbpolicy.Reason) { c[int(r)%reasonSlots].Add(1) }
+// stateFor returns upstream's state, adding it on first use. The upstream map keeps the states of its upstreams,
+// so that Select looks them up only where no map describes the upstreams.
+func stateFor(upstream string) *upstreamState {
+	v, ok := upstreamStates.Load(upstream)
+	if !ok {
+		v, _ = upstreamStates.LoadOrStore(upstream, new(upstreamState))
+	}
+	return v.(*upstreamState)
+}
+
+func (u *upstreamState) observe(r lbpolicy.Reason) { u.reasons[int(r)%reasonSlots].Add(1) }
 
 var (
 	descSelections = prometheus.NewDesc("caddy_vram_aware_selections_total",
@@ -62,10 +66,10 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (collector) Collect(ch chan<- prometheus.Metric) {
-	selections.Range(func(k, v any) bool {
-		counts := v.(*selectionCounts)
+	upstreamStates.Range(func(k, v any) bool {
+		u := v.(*upstreamState)
 		for _, r := range lbpolicy.Reasons() {
-			if n := counts[int(r)%reasonSlots].Load(); n > 0 {
+			if n := u.reasons[int(r)%reasonSlots].Load(); n > 0 {
 				ch <- prometheus.MustNewConstMetric(descSelections, prometheus.CounterValue, float64(n), k.(string), r.String())
 			}
 		}

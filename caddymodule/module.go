@@ -58,10 +58,9 @@ type VRAMAware struct {
 	StaleAfter caddy.Duration `json:"stale_after,omitempty"`
 	// Resync is how often every report is read again from Redis; default 10s.
 	Resync caddy.Duration `json:"resync,omitempty"`
-	// MinFree in bytes: a node with less free GPU memory is overwhelmed and chosen only when nothing else
-	// qualifies; default 2 GiB.
-	MinFree int64 `json:"min_free,omitempty"`
-	// BoostFree in bytes: free memory above it counts 1.5 times; default 4 GiB.
+	// MinFree and BoostFree are accepted for configurations written for earlier versions and change nothing
+	// (a warning says so): free memory counts through the cold loads it spares or costs.
+	MinFree   int64 `json:"min_free,omitempty"`
 	BoostFree int64 `json:"boost_free,omitempty"`
 	// Headroom in bytes is kept free beyond a model's size when deciding whether it fits; default 512 MiB.
 	Headroom int64 `json:"headroom,omitempty"`
@@ -102,7 +101,6 @@ type VRAMAware struct {
 	selector    *lbpolicy.Selector
 	shared      *sharedWatcher
 	poller      *poller
-	staleAfter  time.Duration
 	modelFrom   string
 	modelHeader string
 	log         *zap.Logger
@@ -142,8 +140,10 @@ func (p *VRAMAware) Provision(ctx caddy.Context) error {
 	if err := p.validate(); err != nil {
 		return err
 	}
-	cfg := lbpolicy.Config{StaleAfter: time.Duration(p.StaleAfter), MinFreeMB: mib(p.MinFree),
-		BoostFreeMB: mib(p.BoostFree), HeadroomMB: mib(p.Headroom)}
+	cfg := lbpolicy.Config{StaleAfter: time.Duration(p.StaleAfter), HeadroomMB: mib(p.Headroom), NumParallel: p.NumParallel}
+	if p.MinFree != 0 || p.BoostFree != 0 {
+		p.log.Warn("min_free and boost_free no longer change routing: vram_aware sends each request where it is answered soonest, free memory counting through the loads it saves or costs (see README, How routing decides); remove the lines")
+	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("vram_aware: %w", err)
 	}
@@ -159,27 +159,21 @@ func (p *VRAMAware) Provision(ctx caddy.Context) error {
 	if p.Redis == "" && len(keys) > 0 {
 		p.log.Warn("vram_aware: hmac_key and hmac_key_file verify reports from Redis, and redis is not set: they have no effect")
 	}
-	var res *lbpolicy.Reservations
 	if p.Redis != "" {
 		url := repl.ReplaceKnown(p.Redis, "")
 		resync := time.Duration(p.Resync)
 		if p.shared, err = acquireWatcher(url, p.Prefix, keys, resync, p.VerifyChannel, p.log); err != nil {
 			return fmt.Errorf("vram_aware: redis %s: %w", gpustats.Redact(url), err)
 		}
-		res = p.shared.res
 		p.shared.stale.Store(int64(cfg.WithDefaults().StaleAfter))
 	}
-	p.staleAfter = cfg.WithDefaults().StaleAfter
 	if !p.OllamaPollOff {
 		interval, _ := p.pollInterval()
 		if p.poller, err = acquirePoller(pollOptions{Interval: interval, VRAM: p.VRAM}, p.log); err != nil {
 			return fmt.Errorf("vram_aware: ollama_poll: %w", err)
 		}
-		if res == nil {
-			res = p.poller.res
-		}
 	}
-	p.selector = lbpolicy.NewSelector(cfg, res, nil)
+	p.selector = lbpolicy.NewSelector(cfg, nil)
 	p.pool.New = func() any { return new([]lbpolicy.Candidate) }
 	return nil
 }
@@ -310,106 +304,85 @@ func (p *VRAMAware) Cleanup() error {
 // from polling), or the fallback policy when no available upstream has fresh stats.
 func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter) *reverseproxy.Upstream {
 	model, modelRef := p.requestModel(r)
-	req := lbpolicy.Request{Model: model, Now: wallClock.now()}
-	var c choice
-	if !p.rank(pool, req, &c) {
-		p.decide(pool, req, &c)
+	now := time.Now()
+	tried := triedUpstreams(r)
+	if tried.any() {
+		p.refuseLastTry(r, tried.last(), model, now)
 	}
-	d := &c.Decision
+	cs := p.pool.Get().(*[]lbpolicy.Candidate)
+	m := p.candidates(pool, now, tried, cs)
+	d := p.selector.Select(*cs, lbpolicy.Request{Model: model, Now: now})
+	clear(*cs) // keeps no node alive
+	*cs = (*cs)[:0]
+	p.pool.Put(cs)
+
 	var up *reverseproxy.Upstream
 	if d.Index >= 0 {
 		up = pool[d.Index]
 	} else {
 		up = p.fallback.Select(pool, r, w)
 	}
-	var nodeRef *string
+	src, nodeRef := sourceNone, (*string)(nil)
 	if d.Node != nil {
-		nodeRef = &d.Node.Report.NodeID
+		src, nodeRef = sourceRedis, &d.Node.Report.NodeID
+		if d.Node.Polled {
+			src = sourceOllama
+		}
 	}
-	p.record(up, c.counts, nodeRef, modelRef, r, d, c.src, req.Now)
+	if up != nil {
+		rememberTry(r, tried, up)
+	}
+	p.record(up, m.stateOf(d.Index, up), nodeRef, modelRef, r, &d, src, now)
 	if p.DecisionHeader != "" && w != nil && up != nil {
 		v := "node=" + d.NodeID + "; reason=" + d.Reason.String() + "; upstream=" + up.Dial
-		if c.src != sourceNone {
-			v += "; source=" + c.src.String()
+		if src != sourceNone {
+			v += "; source=" + src.String()
 		}
 		w.Header().Set(p.DecisionHeader, v)
 	}
 	return up
 }
 
-// choice is the selector's decision, where the chosen node's stats came from, and the chosen upstream's counters
-// when the upstream map held them (else nil: record looks them up).
-type choice struct {
-	lbpolicy.Decision
-	src    statsSource
-	counts *selectionCounts
-}
-
-// setFrom fills in the source and, from the upstream map m (nil when none described the upstreams), the counters.
-func (c *choice) setFrom(m *upstreamMap) {
-	switch {
-	case c.Node == nil:
-	case c.Node.Polled:
-		c.src = sourceOllama
-	default:
-		c.src = sourceRedis
-	}
-	if c.Index >= 0 && m != nil {
-		c.counts = m.counts[c.Index]
-	}
-}
-
-// rank decides in one pass over pool in the common case: the upstream map describes pool, and the selector's plan
-// serves every upstream (see lbpolicy.Ranking.Add). It returns false otherwise, for decide.
-func (p *VRAMAware) rank(pool reverseproxy.UpstreamPool, req lbpolicy.Request, c *choice) bool {
+// candidates fills cs with every upstream of pool as lbpolicy sees it, and returns the upstream map that
+// described pool (nil when none did, and a new one is being built).
+func (p *VRAMAware) candidates(pool reverseproxy.UpstreamPool, now time.Time, tried tries, cs *[]lbpolicy.Candidate) *upstreamMap {
 	snap := p.snapshot()
 	m := p.upstreams.Load().describing(snap, pool)
-	var rk lbpolicy.Ranking
-	if m == nil || !p.selector.Begin(&rk, req, &m.plans, len(pool)) {
-		return false
-	}
-	staleBefore := req.Now.UnixNano() - int64(p.staleAfter)
-	for i, u := range pool {
-		// A stale report is left to Add, which gives way to decide: the node is not read here.
-		n, mapped := m.node(i, u)
-		if !mapped || n == nil {
-			n, mapped = p.lookUpNode(m, snap, i, u, req.Now, staleBefore)
-		}
-		if !mapped || !rk.Add(i, lbpolicy.Candidate{Node: n, Available: u.Available(), InFlight: u.NumRequests()}) {
-			return false
-		}
-	}
-	if !rk.Decide(&c.Decision) {
-		return false
-	}
-	c.setFrom(m)
-	return true
-}
-
-// decide presents every upstream to the selector.
-func (p *VRAMAware) decide(pool reverseproxy.UpstreamPool, req lbpolicy.Request, c *choice) {
-	cs := p.pool.Get().(*[]lbpolicy.Candidate)
-	snap := p.snapshot()
-	m := p.upstreams.Load().describing(snap, pool)
-	staleBefore := req.Now.UnixNano() - int64(p.staleAfter)
+	staleBefore := now.UnixNano() - int64(p.selector.Config().StaleAfter)
 	all := true
 	for i, u := range pool {
 		n, mapped := m.freshNode(i, u, staleBefore)
 		if !mapped {
-			n, mapped = p.lookUpNode(m, snap, i, u, req.Now, staleBefore)
+			n, mapped = p.lookUpNode(m, snap, i, u, now, staleBefore)
 		}
 		all = all && mapped
-		*cs = append(*cs, lbpolicy.Candidate{Node: n, Available: u.Available(), InFlight: u.NumRequests()})
+		*cs = append(*cs, lbpolicy.Candidate{Node: n, State: &m.stateOf(i, u).policy, Available: u.Available(),
+			Tried: tried.has(u), InFlight: u.NumRequests()})
 	}
 	if !all {
-		refreshUpstreamMap(&p.upstreams, pool, snap, p.Nodes, req.Now)
-		m = nil
+		refreshUpstreamMap(&p.upstreams, pool, snap, p.Nodes, now)
+		return nil
 	}
-	c.Decision = p.selector.SelectCached(*cs, req, m.plansFor())
-	c.setFrom(m)
-	clear(*cs) // keeps no node alive
-	*cs = (*cs)[:0]
-	p.pool.Put(cs)
+	return m
+}
+
+// refuseLastTry counts a retried answer against the upstream that gave it: a 500 (Ollama's out-of-memory answer)
+// against it for the model, a 503 (its load queue is full) against new loads there. Caddy leaves the status of
+// the attempt in {http.reverse_proxy.status_code}; a connection error leaves none, and Caddy's health checks
+// judge the upstream.
+func (p *VRAMAware) refuseLastTry(r *http.Request, last *reverseproxy.Upstream, model string, now time.Time) {
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if repl == nil || last == nil {
+		return
+	}
+	code, _ := repl.Get("http.reverse_proxy.status_code")
+	st := &stateFor(last.Dial).policy
+	switch code {
+	case http.StatusInternalServerError:
+		p.selector.Refuse(st, model, now)
+	case http.StatusServiceUnavailable:
+		p.selector.Refuse(st, "", now)
+	}
 }
 
 // lookUpNode returns upstream i, u, and its node: the Redis snapshot's (through m where m describes the upstream,
@@ -437,20 +410,17 @@ func (p *VRAMAware) snapshot() *gpustats.Snapshot {
 }
 
 // record counts the decision and logs it at debug level.
-func (p *VRAMAware) record(up *reverseproxy.Upstream, counts *selectionCounts, node, model *string, r *http.Request, d *lbpolicy.Decision,
+func (p *VRAMAware) record(up *reverseproxy.Upstream, state *upstreamState, node, model *string, r *http.Request, d *lbpolicy.Decision,
 	src statsSource, now time.Time) {
 	dial, dialRef := "", (*string)(nil)
 	if up != nil {
 		dial, dialRef = up.Dial, &up.Dial
 	}
-	if counts == nil {
-		counts = countsFor(dial)
-	}
-	counts.observe(d.Reason)
+	state.observe(d.Reason)
 	decisions.add(dialRef, node, model, d, src, now)
 	if ce := p.log.Check(zapcore.DebugLevel, "vram_aware decision"); ce != nil {
 		ce.Write(zap.String("upstream", dial), zap.String("reason", d.Reason.String()),
-			zap.String("node", d.NodeID), zap.String("source", src.String()), zap.Float64("score", d.Score), zap.Float64("free_mb", d.FreeMB),
+			zap.String("node", d.NodeID), zap.String("source", src.String()), zap.Float64("seconds", d.Seconds), zap.String("defaults", d.Defaults.String()), zap.Float64("free_mb", d.FreeMB),
 			zap.Float64("reserved_mb", d.ReservedMB), zap.Int("available", d.Available), zap.Int("fresh", d.Fresh),
 			zap.String("model", deref(model)), zap.String("uri", r.RequestURI))
 	}

@@ -184,9 +184,9 @@ func TestPollFollowsResidency(t *testing.T) {
 		{"/api/chat", "llama3.1:8b", "a", "resident"},
 		{"/api/generate", "qwen2.5:7b", "b", "resident"},
 		{"/v1/chat/completions", "LLAMA3.1:8B", "a", "resident"},
-		// Installed on b only; a lists its models without it. Free memory is unknown in this mode, and the
-		// reason says so.
-		{"/api/chat", "mistral:7b", "b", "memory-unknown"},
+		// Installed on b only; a lists its models without it. Free memory is unknown in this mode: the first
+		// request loads it on b cold (memory-unknown), the next ones join that load.
+		{"/api/chat", "mistral:7b", "b", "loading"},
 	} {
 		for range 5 {
 			if got := g.post(tc.path, chatBody(tc.model)); got != tc.want {
@@ -286,7 +286,7 @@ func TestPollNonOllamaMarkedOnce(t *testing.T) {
 	until(t, "a", func() string { return g.post("/api/chat", chatBody("llama3.1:8b")) })
 	// Ten intervals and more.
 	for end := time.Now().Add(1200 * time.Millisecond); time.Now().Before(end); {
-		if got := g.post("/api/version", ""); got != "a" {
+		if got := g.post("/api/chat", chatBody("llama3.1:8b")); got != "a" {
 			t.Fatalf("went to %s, an upstream without stats, over a with stats", got)
 		}
 		time.Sleep(20 * time.Millisecond)

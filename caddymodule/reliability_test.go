@@ -177,8 +177,8 @@ func load(g *gateway, workers int, pause time.Duration) (stop func() []sample) {
 				default:
 				}
 				s := sample{at: time.Now()}
-				// No model: the herd guard's reservations for model loads would blur the phases.
-				resp, err := client.Post(fmt.Sprintf("http://127.0.0.1:%d/api/version", g.httpPort), "application/json", nil)
+				resp, err := client.Post(fmt.Sprintf("http://127.0.0.1:%d/api/chat", g.httpPort), "application/json",
+					strings.NewReader(steer))
 				if err == nil {
 					s.status = resp.StatusCode
 					var out struct{ Upstream string }
@@ -213,7 +213,7 @@ func TestRedisOutageUnderLoad(t *testing.T) {
 	const staleAfter = 3 * time.Second
 	g := startGateway(t, fmt.Sprintf("redis %s\nstale_after %s\nresync 1s\nfallback first", rds.URL(), staleAfter), a, b)
 	_, lastReport := reporterLoop(t, rds, a, b, 200*time.Millisecond)
-	until(t, "b", func() string { return g.post("/api/version", "") })
+	until(t, "b", func() string { return g.post("/api/chat", steer) })
 
 	// Redis is killed for 30 s under hundreds of requests a second.
 	const outage = 30 * time.Second
@@ -229,7 +229,7 @@ func TestRedisOutageUnderLoad(t *testing.T) {
 	deadline := restarted.Add(5 * time.Second)
 	for recovered.IsZero() && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
-		if cd, _, _ := g.target(); cd && g.post("/api/version", "") == "b" {
+		if cd, _, _ := g.target(); cd && g.post("/api/chat", steer) == "b" {
 			recovered = time.Now()
 		}
 	}
@@ -285,12 +285,12 @@ func TestReporterKilledGoesStaleThenTrustedAgain(t *testing.T) {
 	const staleAfter = 2 * time.Second
 	g := startGateway(t, fmt.Sprintf("redis %s\nstale_after %s\nfallback first", rds.URL(), staleAfter), a, b)
 	stop, lastReport := reporterLoop(t, rds, a, b, 200*time.Millisecond)
-	until(t, "b", func() string { return g.post("/api/version", "") })
+	until(t, "b", func() string { return g.post("/api/chat", steer) })
 	stop() // killed: no tombstone, its keys stay in Redis with their TTL
 	last := lastReport()
 	var staleAt time.Time
 	for staleAt.IsZero() {
-		switch got := g.post("/api/version", ""); {
+		switch got := g.post("/api/chat", steer); {
 		case got == "a":
 			staleAt = time.Now()
 		case time.Since(last) > staleAfter+time.Second:
@@ -306,8 +306,8 @@ func TestReporterKilledGoesStaleThenTrustedAgain(t *testing.T) {
 	}
 	// Restarted: trusted again with its first report.
 	reporterLoop(t, rds, a, b, 200*time.Millisecond)
-	until(t, "b", func() string { return g.post("/api/version", "") })
-	if r := g.lastReason(); r != "most-free" {
+	until(t, "b", func() string { return g.post("/api/chat", steer) })
+	if r := g.lastReason(); r != "fits" && r != "loading" {
 		t.Fatalf("reason %q after the reporter came back", r)
 	}
 }
@@ -356,17 +356,18 @@ func TestSignedTelemetryThroughCaddy(t *testing.T) {
 	pub("attacker-key", 500, 20000, now.Add(time.Second))
 	waitRejected(gpustats.RejectBadSignature, 2)
 	for range 5 {
-		if got := g.post("/api/version", ""); got != "a" {
+		if got := g.post("/api/chat", steer); got != "a" {
 			t.Fatalf("an unsigned or forged report steered a request to %s", got)
 		}
 	}
 	// Signed with the old key (from {env.…}): trusted.
 	old := pub("old-key-0123456789", 500, 20000, now.Add(2*time.Second))
-	until(t, "b", func() string { return g.post("/api/version", "") })
-	// The reporters switch to the new key (from hmac_key_file) during the rotation: trusted too.
-	pub("new-key-9876543210", 20000, 500, now.Add(3*time.Second))
-	until(t, "a", func() string { return g.post("/api/version", "") })
-	if r := g.lastReason(); r != "most-free" {
+	until(t, "b", func() string { return g.post("/api/chat", steer) })
+	// The reporters switch to the new key (from hmac_key_file) during the rotation: trusted too. (Taken now, after
+	// the load that the requests to b started there, which an earlier report would not show.)
+	pub("new-key-9876543210", 20000, 500, time.Now())
+	until(t, "a", func() string { return g.post("/api/chat", steer) })
+	if r := g.lastReason(); r != "fits" {
 		t.Fatalf("reason %q, want a decision on the signed stats", r)
 	}
 	// A replay of an older, validly signed report: ignored as out of order.
@@ -375,7 +376,7 @@ func TestSignedTelemetryThroughCaddy(t *testing.T) {
 		c.Publish(context.Background(), gpustats.DefaultPrefix+"updates", p)
 	}
 	waitRejected(gpustats.RejectOutOfOrder, 2)
-	if got := g.post("/api/version", ""); got != "a" {
+	if got := g.post("/api/chat", steer); got != "a" {
 		t.Fatalf("a replayed report steered a request to %s", got)
 	}
 
@@ -385,7 +386,7 @@ func TestSignedTelemetryThroughCaddy(t *testing.T) {
 	// only after that: a resync that met one key before the publish and the other after would know b alone, and a,
 	// on the same host without a report of its own, would be matched to b's report by host (see Snapshot.Lookup).
 	until(t, "true", func() string { connected, _, _ := g.target(); return fmt.Sprint(connected) })
-	pub("old-key-0123456789", 500, 20000, now.Add(4*time.Second))
+	pub("old-key-0123456789", 500, 20000, time.Now())
 	// The new watcher counts from zero. It sees the two reports on the channel, or in the keys when a resync runs
 	// after the publish, or both: at least two.
 	deadline := time.Now().Add(5 * time.Second)
@@ -395,7 +396,7 @@ func TestSignedTelemetryThroughCaddy(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if got := g.post("/api/version", ""); got != "a" {
+	if got := g.post("/api/chat", steer); got != "a" {
 		t.Fatalf("a report signed with the retired key steered a request to %s", got)
 	}
 }

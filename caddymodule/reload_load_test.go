@@ -23,7 +23,7 @@ func TestHundredReloadsUnderLoad(t *testing.T) {
 		return fmt.Sprintf("redis %s\nstale_after %ds\nollama_poll off", rds.URL(), 10+i%2)
 	}
 	g := startGateway(t, policy(0), a, b)
-	until(t, "b", func() string { return g.post("/api/version", "") })
+	until(t, "b", func() string { return g.post("/api/chat", steer) })
 
 	clients := redisClients(t, rds)
 	heap := func() uint64 {

@@ -65,7 +65,7 @@ func TestSelectWithRealPool(t *testing.T) {
 		nodeReport("10.1.0.2:11434", 20000),
 		// Reported under another id: found through the announced addresses.
 		func() *gpustats.Report {
-			r := nodeReport("node-3:11434", 22000)
+			r := nodeReport("node-3:11434", 18000, "qwen2:7b")
 			r.Addresses = []string{"gpu3.example"}
 			return r
 		}(),
@@ -102,8 +102,8 @@ func TestSelectWithRealPool(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if got := pick(""); got != "gpu3.example:11434" {
-		t.Errorf("no model: %s, want the node with most free memory, mapped by its announced address", got)
+	if got := pick("qwen2:7b"); got != "gpu3.example:11434" {
+		t.Errorf("qwen2:7b: %s, want the node that holds it, mapped by its announced address", got)
 	}
 	// Health and in-flight counts are Caddy's unexported state: lbpolicy's tables cover them, and the caddytest
 	// integration tests cover them through a running server.

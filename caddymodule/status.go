@@ -74,6 +74,8 @@ func (Status) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 		return statusJSON(w, Targets())
 	case "ollama.json":
 		return statusJSON(w, PolledUpstreams())
+	case "upstreams.json":
+		return statusJSON(w, Upstreams())
 	case "decisions.json":
 		limit, ok := decisionLimit(r)
 		if !ok {

@@ -7,7 +7,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	"github.com/sollol-go/sollol/gpustats"
-	"github.com/sollol-go/sollol/lbpolicy"
 )
 
 // upstreamMap remembers where each upstream's reports live in one snapshot, so that Select reads a node with one
@@ -17,10 +16,8 @@ type upstreamMap struct {
 	snap   *gpustats.Snapshot
 	ups    []*reverseproxy.Upstream
 	refs   []gpustats.NodeRef
-	counts []*selectionCounts
+	states []*upstreamState
 	built  time.Time
-	// plans keeps what Select works out from these upstreams' reports for each model, by position.
-	plans lbpolicy.Plans
 }
 
 // rebuildEvery bounds how often a map is rebuilt when the upstreams change on every request (dynamic upstreams
@@ -29,10 +26,10 @@ const rebuildEvery = time.Second
 
 func newUpstreamMap(pool reverseproxy.UpstreamPool, snap *gpustats.Snapshot, nodeIDs map[string]string, now time.Time) *upstreamMap {
 	m := &upstreamMap{snap: snap, ups: append([]*reverseproxy.Upstream(nil), pool...),
-		refs: make([]gpustats.NodeRef, len(pool)), counts: make([]*selectionCounts, len(pool)), built: now}
+		refs: make([]gpustats.NodeRef, len(pool)), states: make([]*upstreamState, len(pool)), built: now}
 	for i, u := range pool {
 		m.refs[i] = resolveUpstream(snap, u.Dial, nodeIDs)
-		m.counts[i] = countsFor(u.Dial)
+		m.states[i] = stateFor(u.Dial)
 	}
 	return m
 }
@@ -73,18 +70,21 @@ func (m *upstreamMap) freshNode(i int, u *reverseproxy.Upstream, staleBefore int
 	return n, ok && n != nil && n.UpdatedUnixNano() >= staleBefore
 }
 
-// plansFor returns m's plans, nil when m is nil (no map described the upstreams).
-func (m *upstreamMap) plansFor() *lbpolicy.Plans {
-	if m == nil {
-		return nil
-	}
-	return &m.plans
-}
-
 // refresh stores a new map for pool when the current one did not describe it, at most once per rebuildEvery.
 func refreshUpstreamMap(cur *atomic.Pointer[upstreamMap], pool reverseproxy.UpstreamPool, snap *gpustats.Snapshot,
 	nodeIDs map[string]string, now time.Time) {
 	if m := cur.Load(); m == nil || m.snap != snap || now.Sub(m.built) >= rebuildEvery {
 		cur.Store(newUpstreamMap(pool, snap, nodeIDs, now))
 	}
+}
+
+// stateOf returns upstream u's state, from m where m describes u at position i (i < 0: unknown position).
+func (m *upstreamMap) stateOf(i int, u *reverseproxy.Upstream) *upstreamState {
+	if m != nil && i >= 0 && i < len(m.ups) && m.ups[i] == u {
+		return m.states[i]
+	}
+	if u == nil {
+		return stateFor("")
+	}
+	return stateFor(u.Dial)
 }

@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sollol-go/sollol/gpustats"
-	"github.com/sollol-go/sollol/lbpolicy"
 )
 
 // watchers holds one watcher per distinct Redis target. It outlives config reloads: a reload that keeps the same
@@ -28,13 +27,12 @@ type watcherKey struct {
 	verify            bool
 }
 
-// sharedWatcher is a watcher, its client, and the herd guard's reservations for the nodes it reports: every policy
-// reading the same reports shares them, so that a reload does not forget reservations in flight.
+// sharedWatcher is a watcher and its client: every policy reading the same reports shares them, so that a reload
+// does not read everything again.
 type sharedWatcher struct {
 	key     watcherKey
 	client  redis.UniversalClient
 	watcher *gpustats.Watcher
-	res     *lbpolicy.Reservations
 	// stale is the stale_after of the configuration that last provisioned with this target, for metrics.
 	stale atomic.Int64
 }
@@ -72,7 +70,7 @@ func acquireWatcher(url, prefix string, hmacKeys [][]byte, resync time.Duration,
 			Logger:        log.With(zap.String("redis", gpustats.Redact(url))),
 		})
 		w.Start(context.Background())
-		return &sharedWatcher{key: key, client: client, watcher: w, res: new(lbpolicy.Reservations)}, nil
+		return &sharedWatcher{key: key, client: client, watcher: w}, nil
 	})
 	if err != nil {
 		return nil, err

@@ -112,8 +112,12 @@ func TestRefusedModelRanksBelow(t *testing.T) {
 	if d := s.Select(cs, Request{Model: llama, Now: t0.Add(61 * time.Second)}); d.Index != 0 {
 		t.Errorf("after RefuseFor the node is still refused: %d %s", d.Index, d.Reason)
 	}
-	// Busy (503): new loads avoid the node, a resident model does not.
+	// Busy (503): new loads avoid the node, a resident model does not; the load that the refused request was
+	// to start there is forgotten, so that later requests do not join it.
 	cs = withState(up(node("a", free(20000), inst)), busy(node("b", free(20000), inst), 2))
+	if d := s.Select(cs, Request{Model: llama, Now: t0}); d.Index != 0 || d.Reason != ReasonFits {
+		t.Fatalf("first request: %d %s", d.Index, d.Reason)
+	}
 	s.Refuse(cs[0].State, "", t0)
 	if d := s.Select(cs, Request{Model: llama, Now: t0}); d.Index != 1 {
 		t.Errorf("a cold load went to the busy node: %d %s", d.Index, d.Reason)

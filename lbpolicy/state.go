@@ -116,8 +116,14 @@ func (st *State) loaded(model uint64, reportNS, cutNS int64) {
 	}
 }
 
-// refuse ranks the node below the others for model (0: for any new load) until untilNS.
+// refuse ranks the node below the others for model (0: for any new load) until untilNS, and forgets the loads of
+// it that Select started there: the node did not do them.
 func (st *State) refuse(model uint64, untilNS int64) {
+	for i := range st.loads {
+		if l := &st.loads[i]; model == 0 || l.model.Load() == model {
+			l.meta.Store(0)
+		}
+	}
 	slot := &st.refused[0]
 	for i := range st.refused {
 		r := &st.refused[i]

@@ -8,16 +8,20 @@ const MAX_INSTALLED = 24;
 
 // What each reason means, shown when hovering it.
 const REASONS = {
-	"resident": "the model is loaded in this node's GPU memory",
-	"fits": "the model is not loaded but fits in this node's free GPU memory",
-	"most-free": "no model named: the best score among nodes that are not overwhelmed",
-	"memory-unknown": "the node did not report its GPU memory; ranked without it",
-	"no-stats": "no fresh report, and every node with one was worse",
-	"overwhelmed": "less free GPU memory than min_free, and nothing better was available",
-	"make-room": "the model fits nowhere; this node is the most able to make room",
-	"cpu-only": "the node has no GPU, and nothing with a GPU was available",
+	"resident": "the model is loaded on this node: the wait for a slot plus the request",
+	"loading": "an earlier request is loading the model here; this one joins that load",
+	"fits": "the model loads cold into this node's free GPU memory",
+	"make-room": "the model loads cold after Ollama unloads idle models (their reload counts)",
+	"spill": "the model does not fit the GPUs and runs partly on the CPU",
+	"memory-unknown": "the node did not report its GPU memory; the model was assumed to fit",
+	"cpu-only": "the node has no GPU; the model runs on its CPU",
+	"no-model": "no model named: the shortest wait",
+	"no-stats": "no fresh report: estimated from defaults, and still the soonest",
 	"draining": "the node drains, and nothing else was available",
+	"refused": "the node refused the model recently (a retried 500 or 503), and nothing else was available",
+	"too-small": "the node cannot hold the model at all, and nothing that can was available",
 	"not-installed": "the node lacks the model, and so does every other upstream",
+	"tried": "this request was already sent here, and every other upstream was worse",
 	"fallback:no-fresh-stats": "no available upstream has a fresh report: the fallback policy chose",
 	"fallback:no-candidate": "no upstream is available: the fallback policy chose",
 };
@@ -189,10 +193,33 @@ function decisionRow(d, fresh) {
 	const up = d.node && d.node !== d.upstream ? d.upstream + " (" + d.node + ")" : d.upstream;
 	const tr = el("tr", fresh ? "new" : "",
 		el("td", "time", time), el("td", "", d.model || "—"), el("td", "", up), el("td", "", reason),
-		el("td", "num", known(d.score) && !d.reason.startsWith("fallback:") ? d.score.toFixed(2) : "—"),
+		estimateCell(d),
 		el("td", "num", mb(d.free_mb) + (d.reserved_mb > 0 ? " (" + mb(d.reserved_mb) + " reserved)" : "")));
 	tr.dataset.reason = d.reason;
 	return tr;
+}
+
+// estimateCell shows when the request was expected to be answered, its terms on hover, and the facts that were
+// defaults.
+function estimateCell(d) {
+	if (d.reason.startsWith("fallback:") || !known(d.seconds)) return el("td", "num", "—");
+	const td = el("td", "num", d.seconds.toFixed(1) + " s");
+	td.title = "wait " + d.wait_s.toFixed(1) + " s + load " + d.load_s.toFixed(1) + " s + run " + d.run_s.toFixed(1) + " s" +
+		(d.defaults ? "; defaults: " + d.defaults : "");
+	if (d.defaults) td.append(el("span", "muted", " *"));
+	return td;
+}
+
+// learnedView shows what the policy learned of each upstream: how long a request takes there, how fast it loads.
+function learnedView(list) {
+	const rows = list.map((u) => el("tr", "", el("td", "", u.upstream),
+		el("td", "num", u.request_time_s > 0 ? u.request_time_s.toFixed(1) + " s" : "— (default)"),
+		el("td", "num", u.requests.toFixed(1)),
+		el("td", "num", u.load_mbps > 0 ? mb(u.load_mbps) + "/s" : "— (default)")));
+	const table = el("table", "", el("thead", "", el("tr", "", el("th", "", "upstream"), el("th", "num", "request time"),
+		el("th", "num", "requests averaged"), el("th", "num", "load speed"))), el("tbody", "", ...rows));
+	return el("div", "target", el("div", "target-head", el("span", "", "Learned"),
+		el("span", "muted", "per upstream, over the last minutes; defaults until learned")), table);
 }
 
 function drawDecisions(list) {
@@ -221,11 +248,12 @@ let lastOK = 0;
 
 async function refresh() {
 	try {
-		const [targets, decisions, polled] = await Promise.all([getJSON("nodes.json"),
-			getJSON("decisions.json?limit=" + DECISIONS), getJSON("ollama.json")]);
+		const [targets, decisions, polled, learned] = await Promise.all([getJSON("nodes.json"),
+			getJSON("decisions.json?limit=" + DECISIONS), getJSON("ollama.json"), getJSON("upstreams.json")]);
 		const box = document.getElementById("targets");
 		box.replaceChildren(...targets.map(targetView));
 		if (polled.length > 0) box.append(polledView(polled));
+		if (learned.length > 0) box.append(learnedView(learned));
 		if (targets.length === 0 && polled.length === 0) box.append(el("p", "muted", "No vram_aware policy is loaded in this Caddy."));
 		drawDecisions(decisions);
 		let nodes = 0, fresh = 0, draining = 0;
