@@ -71,6 +71,22 @@ func TestShippedScenariosParse(t *testing.T) {
 		if wall := time.Duration(float64(sc.Duration) / sc.TimeScale); wall > time.Minute {
 			t.Errorf("%s: %s of arrivals in wall time", f, wall)
 		}
+		// …but not so fast that timer granularity shows: a chunk of 25 tokens at the fastest model on the fastest
+		// node takes at least a millisecond of wall time.
+		fastest := 0.0
+		for i := range sc.Nodes {
+			cfg := sc.nodeConfig(i, nil, "")
+			speed := cfg.Speed
+			if speed == 0 {
+				speed = 1
+			}
+			for _, m := range cfg.Models {
+				fastest = max(fastest, tokensPerSec(m)*speed)
+			}
+		}
+		if chunk := time.Duration(25 / fastest / sc.TimeScale * float64(time.Second)); chunk < time.Millisecond {
+			t.Errorf("%s: a chunk takes %s of wall time", f, chunk)
+		}
 		if ideal := idealRun(sc, reqs); ideal.OK != float64(len(reqs)) || ideal.P95 <= 0 {
 			t.Errorf("%s: ideal %+v", f, ideal.Figures)
 		}

@@ -12,7 +12,7 @@ import (
 // later turn prefills only its new user message, as if the node still held the conversation in its prompt
 // cache. Requests whose model no node can hold in VRAM are left out (they count as not served).
 func idealRun(sc *Scenario, reqs []Request) *Summary {
-	s := &Summary{Policy: "ideal"}
+	s := &Summary{Policy: "ideal", Seed: sc.Seed}
 	s.Requests = float64(len(reqs))
 	system := 0
 	if sc.SystemPrompt != nil {

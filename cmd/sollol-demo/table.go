@@ -10,8 +10,11 @@ import (
 
 // sec formats a time in simulated seconds; "—" for a missing value.
 func sec(s float64) string {
-	if s < 0 {
+	switch {
+	case s < 0:
 		return "—"
+	case s < 1:
+		return fmt.Sprintf("%.2fs", s)
 	}
 	return fmt.Sprintf("%.1fs", s)
 }
