@@ -31,7 +31,7 @@ var routingAssertions = []struct {
 	check            check
 }{
 	{"default", "vram_aware", noFailures("OOM where a node fits", "not installed", "503", "other")},
-	{"default", "vram_aware", fewerColdLoadsThan("least_conn", 0.5)},
+	{"default", "vram_aware", fewerColdLoadsThan("least_conn", 1)},
 	{"default", "least_conn", someFailures("not installed")}, // the scenario does exercise placement
 	{"popular-model", "least_conn", noFailures("OOM", "not installed", "503", "timeout", "other")},
 	{"popular-model", "round_robin", noFailures("OOM", "not installed", "503", "other")},
