@@ -31,14 +31,14 @@ var routingAssertions = []struct {
 	check            check
 }{
 	{"default", "vram_aware", noFailures("OOM where a node fits", "not installed", "503", "other")},
-	{"default", "vram_aware", fewerColdLoadsThan("least_conn", 1)},
+	{"default", "vram_aware", coldLoadsAtMost(1, "least_conn")},
 	{"default", "least_conn", someFailures("not installed")}, // the scenario does exercise placement
 	{"popular-model", "least_conn", noFailures("OOM", "not installed", "503", "timeout", "other")},
 	{"popular-model", "round_robin", noFailures("OOM", "not installed", "503", "other")},
 	{"popular-model", "vram_aware", noFailures("OOM", "not installed", "503", "other")},
 	{"two-models-one-card", "vram_aware", noFailures("OOM", "not installed", "503", "other")},
 	{"cold-burst", "vram_aware", noFailures("OOM", "not installed", "503", "other")},
-	{"cold-burst", "vram_aware", fewerColdLoadsThan("round_robin", 1)},
+	{"cold-burst", "vram_aware", coldLoadsAtMost(1, "round_robin")},
 }
 
 // check is one assertion on run s, given the runs of every policy by name.
@@ -82,8 +82,8 @@ func someFailures(kind string) check {
 	}}
 }
 
-// fewerColdLoadsThan asserts at most share × peer's cold loads.
-func fewerColdLoadsThan(peer string, share float64) check {
+// coldLoadsAtMost asserts at most share × peer's cold loads.
+func coldLoadsAtMost(share float64, peer string) check {
 	return check{fmt.Sprintf("cold loads ≤ %g× %s's", share, peer), []string{peer}, func(s *Summary, runs map[string]*Summary) error {
 		if p := runs[peer]; s.ColdLoads > share*p.ColdLoads {
 			return fmt.Errorf("cold loads %v, %s %v", s.ColdLoads, peer, p.ColdLoads)
