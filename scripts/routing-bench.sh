@@ -24,7 +24,8 @@ quiet=--quiet
 echo "Routing benchmark: \`scripts/routing-bench.sh\` (policies $POLICIES, --repeat $REPEAT), $(date -u +%Y-%m-%d),"
 echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' with local changes'),"
 echo "$(go version | cut -d' ' -f3-), $(nproc) cores, CPU \"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\"."
-echo "Medians over the seeds; times in simulated seconds; failures: OOM / not installed / 503 / timeout / other."
+echo "Each figure is its own median over the seeds (so served and failures need not add up); times in simulated"
+echo "seconds; failures: OOM / not installed / 503 / timeout / other."
 start=$SECONDS
 for i in "${!files[@]}"; do
 	f=${files[$i]}
@@ -36,7 +37,7 @@ for i in "${!files[@]}"; do
 	echo "| policy | served | failures | cold loads | p50 | p95 | TTFT p50 | TTFT p95 | p95/ideal | hot spots (node-s) |"
 	echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"
 	jq -r '
-		def s: if . < 0 then "—" else (. * 10 | round / 10 | tostring) + "s" end;
+		def s: if . < 0 then "—" elif . < 1 then (. * 100 | round / 100 | tostring) + "s" else (. * 10 | round / 10 | tostring) + "s" end;
 		def n: . * 10 | round / 10 | tostring;
 		def row(p): p.median as $m | "| \(p.policy) | \($m.ok | n)/\($m.requests | n) | \([$m.failed_oom, $m.failed_not_installed, $m.failed_503, $m.failed_timeout, $m.failed_other] | map(n) | join(" / ")) | \($m.cold_loads | n) | \($m.p50_s | s) | \($m.p95_s | s) | \($m.ttft_p50_s | s) | \($m.ttft_p95_s | s) | \(if $m.p95_over_ideal < 0 then "—" else ($m.p95_over_ideal * 100 | round / 100 | tostring) + "×" end) | \($m.hot_spot_node_s | round) |";
 		(.policies[] | row(.)), row(.ideal)' "$DIR/$name.json"
