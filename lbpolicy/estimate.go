@@ -47,9 +47,10 @@ type request struct {
 	// nowNS is the decision's time; a report is fresh when taken between notBefore and notAfter; loads started
 	// at reserveCut or before have expired (nanoseconds since the Unix epoch).
 	nowNS, notBefore, notAfter, reserveCut int64
-	// sizeMB is the model's size as the candidates' reports give it, worked out when first needed (sized).
-	sizeMB float64
-	sized  bool
+	// sizeMB is the model's size as the candidates' reports give it, and fleetTime the mean of their learned
+	// request times, each worked out when first needed (sized, timed).
+	sizeMB, fleetTime float64
+	sized, timed      bool
 }
 
 func (s *Selector) begin(req Request) request {
@@ -84,7 +85,7 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 	slots := s.cfg.NumParallel
 	run := st.requestTime()
 	if run == 0 {
-		run, e.defaults = s.cfg.RequestTime.Seconds(), DefaultedRequestTime
+		run, e.defaults = s.fleetTime(cs, r), DefaultedRequestTime
 	}
 	inFlight := float64(c.InFlight)
 	if !r.fresh(n) {
@@ -250,12 +251,34 @@ func knownSizeMB(cs []Candidate, model string) float64 {
 	return installed
 }
 
-// loadSeconds is how long a cold load of mb MiB takes on the node whose State is st.
-func (s *Selector) loadSeconds(st *State, mb float64, e *estimate) float64 {
-	if st.loadMBps.Load() == 0 {
-		e.defaults |= DefaultedLoadSpeed
+// fleetTime is the request time assumed for a node that has not learned its own: the mean of what the other
+// candidates learned, else the configured default.
+func (s *Selector) fleetTime(cs []Candidate, r *request) float64 {
+	if !r.timed {
+		sum, n := 0.0, 0
+		for i := range cs {
+			if st := cs[i].State; st != nil {
+				if t := st.requestTime(); t > 0 {
+					sum, n = sum+t, n+1
+				}
+			}
+		}
+		r.fleetTime, r.timed = s.cfg.RequestTime.Seconds(), true
+		if n > 0 {
+			r.fleetTime = sum / float64(n)
+		}
 	}
-	return mb/s.loadMBps(st) + s.cfg.LoadBase.Seconds()
+	return r.fleetTime
+}
+
+// loadSeconds is how long a cold load of mb MiB takes on the node whose State is st: at its learned speed, which
+// includes starting the runner, else at the configured speed plus LoadBase.
+func (s *Selector) loadSeconds(st *State, mb float64, e *estimate) float64 {
+	if v := st.loadMBps.Load(); v > 0 {
+		return mb / v
+	}
+	e.defaults |= DefaultedLoadSpeed
+	return mb/s.cfg.LoadMBps + s.cfg.LoadBase.Seconds()
 }
 
 func (s *Selector) loadMBps(st *State) float64 {

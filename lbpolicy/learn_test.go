@@ -73,3 +73,29 @@ func TestLearnNothingFromTooFewRequests(t *testing.T) {
 		t.Errorf("after two requests the request time is %vs (defaults %q), want the default", d.Run, d.Defaults)
 	}
 }
+
+// learned gives a State a learned request time.
+func learned(seconds float64) *State {
+	st := new(State)
+	st.sentDecd.Store(10)
+	st.busyArea.Store(10 * seconds)
+	return st
+}
+
+// A node that has not learned its request time takes the mean of the others', so that a fast model's short
+// learned time on a busy node does not look shorter than an idle node's default.
+func TestUnlearnedNodeTakesTheFleetsTime(t *testing.T) {
+	s := NewSelector(Config{}, keepFirst)
+	inst := installed(model(llama, 4700))
+	for _, secs := range []float64{0.3, 30} {
+		cs := []Candidate{
+			{Node: node("a", free(15000), inst, loaded(llama, 5000, 5000)), State: learned(secs), Available: true, InFlight: 5},
+			{Node: node("b", free(15000), inst, loaded(llama, 5000, 5000)), State: new(State), Available: true},
+		}
+		d := s.Select(cs, Request{Model: llama, Now: t0})
+		if d.Index != 1 || d.Run != secs || d.Defaults&DefaultedRequestTime == 0 {
+			t.Errorf("learned %vs on the busy node: chose %d running %vs (defaults %q), want the idle node at the fleet's time",
+				secs, d.Index, d.Run, d.Defaults)
+		}
+	}
+}
