@@ -1,83 +1,42 @@
 // Package lbpolicy is the vram_aware policy's decision: given the upstreams, the latest GPU report of each, and
-// the model a request names, it chooses the upstream to send the request to, and says why. It is a pure function
-// of its inputs plus the herd guard's reservations: no Redis, no Caddy, no I/O, and O(n) in the candidates. It
-// takes no locks and allocates nothing, except once per node, when the first reservation on a node adds the
-// node's slot under a mutex (see Reservations), and for plans, once per model and per new report (see Plans).
+// the model a request names, it chooses the upstream where the request will be answered soonest, and says why.
+// It is a pure function of its inputs and of each upstream's State (what it remembers between requests): no
+// Redis, no Caddy, no I/O, no locks, no allocation, one pass over the candidates.
 //
-// # How an upstream is chosen
+// # The rule
 //
-// Only available upstreams are candidates (Caddy's health checks, circuit breaker and max_requests decide that).
-// A candidate's report is fresh when it is at most StaleAfter old (default 15s) and not more than MaxSkew in the
-// future. When no available candidate has a fresh report, Select returns Index -1 with the reason
-// fallback:no-fresh-stats and the fallback policy decides; with no available candidate at all the reason is
-// fallback:no-candidate.
+// Only available candidates count. With no fresh report among them the fallback policy decides (Index -1).
+// Otherwise each gets an estimate in seconds,
 //
-// Otherwise every available candidate falls into a class, and the best class wins whatever the scores. Best first:
+//	estimate = wait + load + run
+//	run      = the node's learned time per request (else the mean the other candidates learned, else
+//	           Config.RequestTime), × 1 + (CPUSlowdown−1) × the model's share on the CPU
+//	wait     = max(0, in flight − slots + 1) ÷ slots × run; with nothing in flight, GPU utilisation ÷ 100
+//	           counts as in flight (work the gateway does not see)
+//	load     = 0 when the model is loaded; what is left of a load an earlier request started (the herd guard);
+//	           else size ÷ load speed, plus, when Ollama must unload idle models first, their size ÷ load
+//	           speed (the reload their users will pay)
 //
-//	resident        the model is loaded in the node's GPU memory (size_vram > 0; a model Ollama runs on the CPU
-//	                does not count). Nothing has to load, so free memory does not demote it.
-//	fits            the model fits: its size + HeadroomMB ≤ free, and the node is not overwhelmed.
-//	                With no model named, every node that is not overwhelmed is here (reason most-free).
-//	loading         an earlier request sent the model here to load within the report interval (the herd guard's
-//	                reservation says so) and no further copy fits: this request joins that load rather than
-//	                evicting models elsewhere to load yet another copy.
-//	memory-unknown  the node has GPUs but did not report their memory, so whether the model fits is unknown:
-//	                below every known fit, above every known misfit. Nodes that report the model installed rank
-//	                first; then the score, in which free memory counts as 0, so in-flight requests and
-//	                utilisation decide.
-//	no-stats        the upstream has no fresh report. Known-bad nodes (the classes below) rank lower.
-//	overwhelmed     free < MinFreeMB (default 2 GiB), though the model would fit.
-//	make-room       the model fits on no node: the one most able to make room wins, its score using room
-//	                instead of free memory (see below). Select never fails because nothing fits.
-//	too-small       the model is larger than all the node's GPU memory together: even after unloading
-//	                everything it cannot hold the model, so it ranks below every node that can make room.
-//	cpu-only        the node has no GPU: a last resort for GPU work.
+// and the lowest wins, exact ties at random. Hard limits rank below every candidate without them, whatever the
+// estimates, worst first: tried (a retry of this request), not installed, cannot hold (larger than all GPU
+// memory plus the node's RAM), refused (Refuse, after a retried 500 or 503), draining. Example: one slot, one
+// request in flight, 10 s per request: 10 + 0 + 10 = 20 s there, against 6.7 + 10 = 16.7 s on an idle node
+// that loads a 4 700 MiB model at the default 1000 MiB/s + 2 s: the idle node wins, as it would not for a 70B.
 //
-// Two marks push a node below all the others: draining (the report asks for no new requests) ranks a node below
-// every node that is not draining, and a node whose report lists its installed models without the requested one
-// ranks below every node that may have it (Ollama answers 404 there). Both keep their class order among
-// themselves; the reasons are draining and not-installed.
+// Facts a report does not give take defaults, named in Decision.Defaults: slots (Config.NumParallel, Ollama's
+// 1), request time, load speed (Config.LoadMBps + LoadBase), the model's size (any other report's, else
+// DefaultModelMB), GPU memory (the model is assumed to fit) and residency (without Ollama state the model is
+// assumed not loaded). A candidate without a fresh report is estimated on these defaults.
 //
-// Free memory is summed over all the node's GPUs (Ollama spreads a model that does not fit on one GPU over all of
-// them), less the herd guard's reservations. A model's size is what the node reports for it (loaded footprint,
-// else size on disk), else what any other report says (a loaded footprint first), else DefaultModelMB (4 GiB).
+// # What is learned
 //
-// # Score
-//
-// Within a class the highest score wins; exact ties are broken at random, each tied candidate equally likely.
-//
-//	f     = free − reserved       free GPU memory in MiB, summed over the GPUs, less reservations; 0 when unknown
-//	base  = 1 + f × BoostFactor   if f > BoostFreeMB         (SOLLOL's ×1.5 above 4 GiB)
-//	        1 + f                 if 0 ≤ f ≤ BoostFreeMB
-//	        1 / (1 − f)           if f < 0                   (reservations promised more than the node has)
-//	score = base × (1 − UtilizationPenalty × utilisation / 100) / (1 + InFlightPenalty × in_flight)
-//
-// in_flight is the number of requests the gateway has in flight to the upstream; utilisation is the mean GPU
-// utilisation in percent (0 when unknown). The defaults are InFlightPenalty 1 and UtilizationPenalty 0.5: a
-// request in flight halves a node's score, a fully busy GPU halves it too. Nodes without known GPU memory (cpu-only,
-// no-stats, memory-unknown) score with f = 0, so among them in-flight requests and utilisation decide.
-//
-// In the make-room class f is the room the node could offer: free memory plus the GPU memory of the models Ollama
-// holds (it unloads them to load another), at most the node's total, less reservations; a node that did not report
-// its Ollama state counts its whole total.
+// A State learns the time a request spends in one of its node's slots by Little's law (busy slots integrated
+// over time ÷ requests sent, both decayed over LearnWindow), and the load speed from each cold load it started
+// to the first report that shows the model loaded.
 //
 // # Herd guard
 //
-// Reports are seconds old and many requests arrive in between, so without care every one of them would go to the
-// same "best" node and all load the same model there. When Select sends a request to a GPU node with known memory
-// that must load the model (fits, overwhelmed, make-room), it reserves the model's size on that node in
-// Reservations. The reservation counts against the node's free memory until a report from the node taken after it
-// arrives, which shows the load itself, or until ReserveTTL passes (default twice StaleAfter). A burst for one cold
-// model therefore spreads its loads over the nodes with room; once no further copy fits anywhere, the next requests
-// join the loads under way (loading) rather than evicting other models to load yet more copies. Report times are
-// the node's clock, so node clocks should be synchronised to well under a report interval.
-//
-// # Plans
-//
-// Most of a decision follows from the reports alone, which change every few seconds, while requests come far more
-// often. SelectCached keeps, for each model, every candidate's class and score before in-flight requests (a plan,
-// see Plans), and a Ranking decides from a plan in one pass over the candidates. In-flight requests,
-// availability, the clock and reservations count on every request as they do in Select, so the decisions are the
-// same. A candidate on which a reservation counts is judged in full; one whose node sent a new report gets a new
-// entry in the plan.
+// A decision that loads a model cold holds its size on the node in the candidate's State, once per (node,
+// model), until a report taken after the decision arrives or ReserveTTL passes. Later requests for the model
+// join that load; requests for other models see the memory as taken.
 package lbpolicy
