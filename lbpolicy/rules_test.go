@@ -86,7 +86,7 @@ func TestRuleHardLimits(t *testing.T) {
 			model: big,
 			cands: []Candidate{up(node("a", free(24000), installed(model(big, 40550)))),
 				busy(node("b", gpu(24576, 24000), gpu(24576, 24000), installed(model(big, 40550))), 5)},
-			want:  1, reason: ReasonFits},
+			want: 1, reason: ReasonFits},
 		{name: "too small everywhere: the soonest, said",
 			model: big,
 			cands: []Candidate{busy(node("a", free(24000), installed(model(big, 40550))), 1), up(node("b", gpu(16384, 16000), installed(model(big, 40550))))},
