@@ -23,7 +23,8 @@ if [ -n "${OLLAMA_BIN:-}" ]; then
 	echo "$OLLAMA_BIN"
 	exit 0
 fi
-if [ -x "$bin" ] && "$bin" --version >/dev/null 2>&1; then
+# --version without a server prints "client version is X" and exits 0.
+if [ -x "$bin" ] && "$bin" --version 2>&1 | grep -q "version is ${version#v}\$"; then
 	echo "$bin"
 	exit 0
 fi
@@ -40,7 +41,7 @@ if [ ! -f /usr/include/nlohmann/json_fwd.hpp ] || [ ! -f /usr/include/stb/stb_im
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
 	say "installing nlohmann-json3-dev and libstb-dev with apt-get (headers llama.cpp's vendor/ folder would hold)"
 	$sudo apt-get update -qq >/dev/null || fail "apt-get update failed"
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nlohmann-json3-dev libstb-dev >/dev/null ||
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nlohmann-json3-dev libstb-dev >/dev/null 2>&1 ||
 		fail "apt-get install nlohmann-json3-dev libstb-dev failed"
 fi
 
@@ -132,10 +133,11 @@ EOF
 # nice: the build takes both cores for a quarter of an hour; whatever else runs here keeps priority.
 say "building Ollama $version with $(gcc --version | head -n1) into $bin (first time 15-30 minutes; log: $cache/build.log)"
 start=$(date +%s)
-if ! (cd "$src" && CGO_ENABLED=1 nice -n 10 go build -trimpath -o "$bin.tmp" . >"$cache/build.log" 2>&1); then
+if ! (cd "$src" && CGO_ENABLED=1 nice -n 10 go build -trimpath \
+	-ldflags "-X github.com/ollama/ollama/version.Version=${version#v}" -o "$bin.tmp" . >"$cache/build.log" 2>&1); then
 	tail -n 20 "$cache/build.log" >&2
 	fail "go build failed (the last lines of $cache/build.log are above)"
 fi
 mv "$bin.tmp" "$bin"
-say "built $("$bin" --version 2>&1 | tail -n1) in $(($(date +%s) - start)) s"
+say "built Ollama $version in $(($(date +%s) - start)) s: $bin"
 echo "$bin"
