@@ -117,3 +117,15 @@ func writeScript(t *testing.T, path, script string) {
 		t.Fatal(err)
 	}
 }
+
+// OLLAMA_NUM_PARALLEL in the installing shell reaches the unit as --num-parallel: a systemd user unit does not
+// inherit the shell's environment.
+func TestInstallCarriesOllamaNumParallel(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("OLLAMA_NUM_PARALLEL", "4")
+	code, out, errs := runCmd(t, "install", "--print", "--binary", "/usr/local/bin/gpu-reporter")
+	if code != 0 || !strings.Contains(out, "ExecStart=/usr/local/bin/gpu-reporter --num-parallel=4\n") {
+		t.Errorf("exit %d: %s\n%s", code, errs, out)
+	}
+}
