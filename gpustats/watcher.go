@@ -52,6 +52,8 @@ type Watcher struct {
 	clock  Clock
 	// streamID is the id of the last stream entry read, "" before the first session; run goroutine only.
 	streamID string
+	// rechecks are the nodes whose keys verifyEntry reads again; run goroutine only.
+	rechecks map[string]bool
 
 	snap  atomic.Pointer[Snapshot]
 	nodes map[string]*Node // owned by the run goroutine
@@ -103,7 +105,7 @@ func NewWatcher(client redis.UniversalClient, opts WatcherOptions) *Watcher {
 		clock = realClock{}
 	}
 	w := &Watcher{client: client, opts: opts, log: log, clock: clock, nodes: map[string]*Node{},
-		loggedAt: map[string]time.Time{}, done: make(chan struct{})}
+		rechecks: map[string]bool{}, loggedAt: map[string]time.Time{}, done: make(chan struct{})}
 	w.snap.Store(NewSnapshot())
 	return w
 }
@@ -203,10 +205,13 @@ func (w *Watcher) session(ctx context.Context, connected func()) error {
 		go w.readStream(ctx, from, entries, streamErr) // not waited for: see Stop
 	}
 	resync := w.clock.After(w.opts.Resync)
-	var index <-chan time.Time // the pending snapshot rebuild, if any
+	var index, recheck <-chan time.Time // the pending snapshot rebuild and key recheck, if any
 	for {
 		if index == nil && !w.indexStale.IsZero() {
 			index = w.clock.After(indexDelay)
+		}
+		if recheck == nil && len(w.rechecks) > 0 {
+			recheck = w.clock.After(recheckDelay)
 		}
 		select {
 		case <-ctx.Done():
@@ -237,6 +242,11 @@ func (w *Watcher) session(ctx context.Context, connected func()) error {
 		case <-index:
 			index = nil
 			w.publishIndex()
+		case <-recheck:
+			recheck = nil
+			if err := w.recheck(ctx); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package gpustats
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -98,14 +99,62 @@ func (w *Watcher) applyEntries(ctx context.Context, batch []redis.XMessage) erro
 		case err != nil:
 			w.rejectedReport(w.opts.Names.Stream(), err, now)
 		case w.opts.VerifyChannel:
-			// An entry, like a message, is a notice: any reporter allowed to XADD could have written it.
-			if err := w.applyVerified(ctx, data, now); err != nil {
+			if err := w.verifyEntry(ctx, data, now); err != nil {
 				return err
 			}
 		default:
 			w.apply(w.opts.Names.Stream(), data, now)
 		}
 	}
+	return nil
+}
+
+// recheckDelay is how long after a stream entry the watcher reads its node's key again when the key did not yet
+// hold the entry's report (WatcherOptions.VerifyChannel).
+const recheckDelay = 50 * time.Millisecond
+
+// verifyEntry takes a stream entry as a notice, as applyVerified takes a message: any reporter allowed to XADD
+// could have written it, so what the node's key holds is applied instead. SOLLOL's reporter appends to the stream
+// just before it sets the key: where the key does not hold the entry's report yet, the key is read once more
+// after recheckDelay. It returns only Redis errors.
+func (w *Watcher) verifyEntry(ctx context.Context, data []byte, now time.Time) error {
+	r, err := w.opts.Decoder.Decode(data, now)
+	if err != nil {
+		w.rejectedReport(w.opts.Names.Stream(), err, now)
+		return nil
+	}
+	if err := w.applyKey(ctx, r.NodeID, now); err != nil {
+		return err
+	}
+	if n := w.nodes[r.NodeID]; n == nil || n.Report.Timestamp < r.Timestamp {
+		w.rechecks[r.NodeID] = true
+	}
+	return nil
+}
+
+// recheck reads again the keys that verifyEntry found behind their stream entries.
+func (w *Watcher) recheck(ctx context.Context) error {
+	now := w.clock.Now()
+	for id := range w.rechecks {
+		if err := w.applyKey(ctx, id, now); err != nil {
+			return err
+		}
+		delete(w.rechecks, id)
+	}
+	return nil
+}
+
+// applyKey applies what node id's key holds, if anything.
+func (w *Watcher) applyKey(ctx context.Context, id string, now time.Time) error {
+	key := w.opts.Names.Node(id)
+	stored, err := w.client.Get(ctx, key).Bytes()
+	switch {
+	case err == redis.Nil:
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading %s: %w", key, err)
+	}
+	w.apply(key, stored, now)
 	return nil
 }
 

@@ -237,3 +237,36 @@ func mustEncode(t *testing.T, r *gpustats.Report) []byte {
 	}
 	return b
 }
+
+// With VerifyChannel a stream entry is a notice, and SOLLOL's reporter sets the key just after its XADD: the
+// watcher reads the key again shortly after an entry that the key did not hold yet.
+func TestVerifiedStreamEntryWaitsForItsKey(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client()
+	clock := newFakeClock()
+	w := startWatcher(t, c, gpustats.WatcherOptions{Resync: time.Hour, VerifyChannel: true, Clock: clock})
+	eventually(t, "connection", func() bool { return w.Stats().Connected })
+	r := sollolReports(time.Now())["10.0.0.7:11434"]
+	r.write(t, c, "10.0.0.7:11434", false)
+	eventually(t, "a recheck of the key", func() bool { return clock.pending(gpustats.RecheckDelay) })
+	if err := c.SetEx(context.Background(), "sollol:gpu:10.0.0.7:11434", r.json, 120*time.Second).Err(); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(gpustats.RecheckDelay)
+	clock.rebuilt(t, "the report from its key", func() bool { return w.Snapshot().Node("10.0.0.7:11434") != nil })
+
+	// An entry whose key never holds its report (a forged one) changes nothing.
+	forged := sollolReports(time.Now())["cpu-box"]
+	forged.write(t, c, "cpu-box", false)
+	clock.fire(t, gpustats.RecheckDelay)
+	sollolReports(time.Now().Add(time.Second))["10.0.0.9:11434"].write(t, c, "10.0.0.9:11434", true)
+	clock.rebuilt(t, "the marker", func() bool {
+		if clock.pending(gpustats.RecheckDelay) { // the marker's own, if its key came after the watcher's GET
+			clock.Advance(gpustats.RecheckDelay)
+		}
+		return w.Snapshot().Node("10.0.0.9:11434") != nil
+	})
+	if w.Snapshot().Node("cpu-box") != nil {
+		t.Fatal("a stream entry that no key holds was applied")
+	}
+}
