@@ -67,4 +67,4 @@ awk '
 	}' "$out"
 echo
 echo "Freshness and watcher cost:"
-grep -E '^Benchmark(Freshness|WatcherScale)' "$out"
+grep -E '^Benchmark(Freshness|SollolFreshness|WatcherScale)' "$out"
