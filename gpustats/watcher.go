@@ -54,6 +54,8 @@ type Watcher struct {
 	streamID string
 	// rechecks are the nodes whose keys verifyEntry reads again; run goroutine only.
 	rechecks map[string]bool
+	// streamWarned is set once Redis refused the stream (streamRefused); run goroutine only.
+	streamWarned bool
 
 	snap  atomic.Pointer[Snapshot]
 	nodes map[string]*Node // owned by the run goroutine
@@ -177,10 +179,13 @@ func (w *Watcher) run(ctx context.Context) {
 func (w *Watcher) session(ctx context.Context, connected func()) error {
 	ctx, cancel := context.WithCancel(ctx)
 	ps := w.client.Subscribe(ctx, w.opts.Names.Channel())
+	// A blocked receive does not watch ctx; closing the subscription ends it.
+	stop := context.AfterFunc(ctx, func() { ps.Close() })
 	var receiving sync.WaitGroup
 	defer func() {
 		cancel()
-		ps.Close() // ends a blocked receive, which does not watch ctx
+		stop()
+		ps.Close()
 		receiving.Wait()
 	}()
 	if _, err := ps.Receive(ctx); err != nil {
@@ -232,8 +237,7 @@ func (w *Watcher) session(ctx context.Context, connected func()) error {
 			if !refused(err) {
 				return err
 			}
-			w.log.Warn("cannot read the report stream; reports that are not published (SOLLOL's reporter) show at the next resync",
-				zap.String("stream", w.opts.Names.Stream()), zap.Error(err))
+			w.streamRefused(err)
 		case <-resync:
 			if err := w.resync(ctx); err != nil {
 				return err

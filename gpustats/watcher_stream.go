@@ -46,8 +46,7 @@ func (w *Watcher) streamStart(ctx context.Context) (string, error) {
 	last, err := w.client.XRevRangeN(ctx, w.opts.Names.Stream(), "+", "-", 1).Result()
 	switch {
 	case err != nil && refused(err):
-		w.log.Warn("cannot read the report stream; reports that are not published (SOLLOL's reporter) show at the next resync",
-			zap.String("stream", w.opts.Names.Stream()), zap.Error(err))
+		w.streamRefused(err)
 		return "", nil
 	case err != nil:
 		return "", err
@@ -55,6 +54,16 @@ func (w *Watcher) streamStart(ctx context.Context) (string, error) {
 		return "0-0", nil // every entry to come
 	}
 	return last[0].ID, nil
+}
+
+// streamRefused says that this session reads no stream: a warning the first time, at debug level after that.
+func (w *Watcher) streamRefused(err error) {
+	log := w.log.Debug
+	if !w.streamWarned {
+		w.streamWarned, log = true, w.log.Warn
+	}
+	log("cannot read the report stream; reports that are not published (SOLLOL's reporter) show at the next resync",
+		zap.String("stream", w.opts.Names.Stream()), zap.Error(err))
 }
 
 // readStream passes the entries appended after id to entries, in batches, until ctx ends or a read fails, then
