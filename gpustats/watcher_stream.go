@@ -51,9 +51,11 @@ func (w *Watcher) streamStart(ctx context.Context) (string, error) {
 	case err != nil:
 		return "", err
 	case len(last) == 0:
-		return "0-0", nil // every entry to come
+		w.streamID = "0-0" // every entry to come
+	default:
+		w.streamID = last[0].ID
 	}
-	return last[0].ID, nil
+	return w.streamID, nil
 }
 
 // streamRefused says that this session reads no stream: a warning the first time, at debug level after that.
