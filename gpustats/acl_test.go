@@ -109,7 +109,12 @@ func TestPasswordAndACLUsers(t *testing.T) {
 	// stream accepted the forged report. ACLs cannot tie a channel message to a node id: a watcher that trusts the
 	// channel takes the forged report, one that verifies it against the node's key (verify_channel) does not.
 	eventually(t, "forged report reaches the trusting watcher", func() bool { return freeOf(w, gpu2) == 20000 })
-	time.Sleep(100 * time.Millisecond)
+	// The channel keeps order: once the verifying watcher holds a report published after the forged one, it has
+	// judged the forged one.
+	if err := p.Publish(ctx, report(gpu1, 1500, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a later report, verified", func() bool { return freeOf(verifying, gpu1) == 1500 })
 	if freeOf(verifying, gpu2) != -1 {
 		t.Fatal("the verifying watcher took a report that is not stored under its node's key")
 	}
