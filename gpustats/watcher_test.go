@@ -3,7 +3,6 @@ package gpustats_test
 import (
 	"context"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,11 +95,9 @@ func TestSOLLOLReporterPickedUpByResync(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	ctx := context.Background()
-	// Exactly what SOLLOL's gpu_reporter.py does: SETEX, XADD, no PUBLISH. The payload has Python's separators.
-	payload := `{"vendor": "nvidia", "gpus": [{"index": 0, "name": "NVIDIA GeForce RTX 3070", "memory_total_mb": 8192, "memory_free_mb": 4069, "memory_used_mb": 4123, "utilization_percent": 55, "temperature_c": 62}], "timestamp": ` +
-		strconv.FormatFloat(gpustats.Timestamp(time.Now()), 'f', 6, 64) + `, "node_id": "10.0.0.7:11434"}`
-	c.SetEx(ctx, "sollol:gpu:10.0.0.7:11434", payload, 120*time.Second)
-	c.XAdd(ctx, &redis.XAddArgs{Stream: "sollol:gpu:stats", MaxLen: 1000, Approx: true, Values: map[string]any{"vendor": "nvidia", "node_id": "10.0.0.7:11434"}})
+	// Exactly what SOLLOL's gpu_reporter.py does, XADD then SETEX, no PUBLISH, before the watcher starts: only the
+	// resync can find it.
+	sollolReports(time.Now())["10.0.0.7:11434"].write(t, c, "10.0.0.7:11434", true)
 	c.Set(ctx, "sollol:gpu:not-json", "garbage", 0)
 	w := startWatcher(t, c, gpustats.WatcherOptions{Resync: 100 * time.Millisecond})
 	eventually(t, "SOLLOL report", func() bool { return freeOf(w, "10.0.0.7:11434") == 4069 })
