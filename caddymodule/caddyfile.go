@@ -29,6 +29,9 @@ import (
 //		boost_free   <size>
 //		headroom     <size>
 //		num_parallel <n>                   # requests a loaded model serves at once where a report does not say
+//		request_time <duration>            # a request's time until one is learned; default 10s
+//		load_speed   <size>/s              # a cold load's speed until one is learned; default 1000MiB/s
+//		load_start   <duration>            # added to a cold load until its speed is learned; default 2s
 //		model_from   body | header <name> | off
 //		max_body     <size>
 //		node         <upstream> <node_id>  # repeatable
@@ -72,6 +75,12 @@ func (p *VRAMAware) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = sizeArg(d, &p.MaxBody)
 		case "num_parallel":
 			err = intArg(d, &p.NumParallel, "num_parallel <n>, such as num_parallel 4")
+		case "request_time":
+			err = durationArg(d, &p.RequestTime, "request_time <duration>, such as request_time 20s")
+		case "load_speed":
+			err = speedArg(d, &p.LoadSpeed)
+		case "load_start":
+			err = durationArg(d, &p.LoadStart, "load_start <duration>, such as load_start 2s")
 		case "model_from":
 			err = p.modelFromArgs(d)
 		case "node":
@@ -99,7 +108,7 @@ func (p *VRAMAware) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 
 // caddyfileOptions are the options UnmarshalCaddyfile knows, for the error that names them.
 var caddyfileOptions = []string{"redis", "prefix", "hmac_key", "hmac_key_file", "verify_channel", "stale_after",
-	"resync", "min_free", "boost_free", "headroom", "num_parallel", "model_from", "max_body", "node", "ollama_poll",
+	"resync", "min_free", "boost_free", "headroom", "num_parallel", "request_time", "load_speed", "load_start", "model_from", "max_body", "node", "ollama_poll",
 	"vram", "decision_header", "fallback"}
 
 func unknownOption(d *caddyfile.Dispenser) error {
@@ -189,6 +198,22 @@ func sizeArg(d *caddyfile.Dispenser, dst *int64) error {
 	}
 	v := strings.Join(a, " ")
 	n, err := parseSize(d, name, v)
+	if err != nil {
+		return err
+	}
+	*dst = n
+	return notZero(d, name, v, n == 0)
+}
+
+// speedArg reads a size per second such as 1000MiB/s ("/s" may be left out).
+func speedArg(d *caddyfile.Dispenser, dst *int64) error {
+	name := d.Val()
+	a := d.RemainingArgs()
+	if len(a) == 0 {
+		return d.Errf("%s: want %s <size>/s, such as %s 1000MiB/s", name, name, name)
+	}
+	v := strings.Join(a, " ")
+	n, err := parseSize(d, name, strings.TrimSuffix(v, "/s"))
 	if err != nil {
 		return err
 	}

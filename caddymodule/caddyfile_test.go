@@ -25,6 +25,9 @@ func TestCaddyfileEveryDirective(t *testing.T) {
 		boost_free 6GiB
 		headroom 256MiB
 		num_parallel 4
+		request_time 30s
+		load_speed 2GiB/s
+		load_start 1s
 		model_from header X-Model
 		max_body 64KiB
 		node gpu3:11434 10.0.0.7:11434
@@ -44,7 +47,8 @@ func TestCaddyfileEveryDirective(t *testing.T) {
 		p.Resync != want.Resync || p.MinFree != want.MinFree || p.BoostFree != want.BoostFree ||
 		p.Headroom != want.Headroom || p.ModelFrom != want.ModelFrom || p.ModelHeader != want.ModelHeader ||
 		p.MaxBody != want.MaxBody || p.Nodes["gpu3:11434"] != "10.0.0.7:11434" || p.DecisionHeader != want.DecisionHeader ||
-		p.NumParallel != 4 ||
+		p.NumParallel != 4 || p.RequestTime != caddy.Duration(30*time.Second) || p.LoadSpeed != 2<<30 ||
+		p.LoadStart != caddy.Duration(time.Second) ||
 		!strings.Contains(string(p.FallbackRaw), `"policy":"random"`) {
 		t.Errorf("parsed %+v", &p)
 	}
@@ -64,6 +68,10 @@ func TestCaddyfileEveryDirective(t *testing.T) {
 		"num_parallel -1":          "vram_aware: num_parallel -1: want 1 to 1024",
 		"num_parallel 2000":        "vram_aware: num_parallel 2000: want 1 to 1024",
 		"num_parallel four":        `num_parallel "four": want a whole number`,
+		"request_time -1s":         "vram_aware: request_time -1s must be positive",
+		"load_speed fast":          `load_speed "fast": want a size such as 2GiB`,
+		"load_speed 0/s":           `load_speed "0/s": zero reads as not set`,
+		"load_start 0s":            `load_start "0s": zero reads as not set`,
 		"model_from query":         `vram_aware: model_from "query": want body, header <name> or off`,
 		"model_from header":        "vram_aware: model_from header: name the header, such as model_from header X-Model",
 		"model_from body X-Model":  `vram_aware: model_from body takes no header name ("X-Model")`,

@@ -67,6 +67,13 @@ type VRAMAware struct {
 	// NumParallel is how many requests one loaded model serves at once on a node whose report does not say (the
 	// OLLAMA_NUM_PARALLEL of its Ollama; gpu-reporter reports its own): at least 1; default 1, Ollama's default.
 	NumParallel int `json:"num_parallel,omitempty"`
+	// RequestTime is how long a request is assumed to take on an upstream that has not served enough to learn it,
+	// while no other upstream has either; default 10s.
+	RequestTime caddy.Duration `json:"request_time,omitempty"`
+	// LoadSpeed (bytes per second) and LoadStart give a cold load's time on an upstream that has not loaded a
+	// model yet: size ÷ LoadSpeed + LoadStart; defaults 1000 MiB/s and 2s.
+	LoadSpeed int64          `json:"load_speed,omitempty"`
+	LoadStart caddy.Duration `json:"load_start,omitempty"`
 	// ModelFrom says where the requested model is read: "body" (default: the "model" member of a JSON POST to
 	// Ollama's or the OpenAI-compatible API), "header" (the header ModelHeader) or "off".
 	ModelFrom string `json:"model_from,omitempty"`
@@ -140,7 +147,8 @@ func (p *VRAMAware) Provision(ctx caddy.Context) error {
 	if err := p.validate(); err != nil {
 		return err
 	}
-	cfg := lbpolicy.Config{StaleAfter: time.Duration(p.StaleAfter), HeadroomMB: mib(p.Headroom), NumParallel: p.NumParallel}
+	cfg := lbpolicy.Config{StaleAfter: time.Duration(p.StaleAfter), HeadroomMB: mib(p.Headroom), NumParallel: p.NumParallel,
+		RequestTime: time.Duration(p.RequestTime), LoadMBps: mib(p.LoadSpeed), LoadBase: time.Duration(p.LoadStart)}
 	if p.MinFree != 0 || p.BoostFree != 0 {
 		p.log.Warn("min_free and boost_free no longer change routing: vram_aware sends each request where it is answered soonest, free memory counting through the loads it saves or costs (see README, How routing decides); remove the lines")
 	}
@@ -212,6 +220,12 @@ func (p *VRAMAware) validate() error {
 		return fmt.Errorf("vram_aware: resync %s must be positive", time.Duration(p.Resync))
 	case p.NumParallel < 0 || p.NumParallel > gpustats.MaxNumParallel:
 		return fmt.Errorf("vram_aware: num_parallel %d: want 1 to %d", p.NumParallel, gpustats.MaxNumParallel)
+	case p.RequestTime < 0:
+		return fmt.Errorf("vram_aware: request_time %s must be positive", time.Duration(p.RequestTime))
+	case p.LoadStart < 0:
+		return fmt.Errorf("vram_aware: load_start %s must be positive", time.Duration(p.LoadStart))
+	case p.LoadSpeed < 0 || p.LoadSpeed > maxSize:
+		return fmt.Errorf("vram_aware: load_speed %d bytes/s: want a size per second, such as 1000MiB/s", p.LoadSpeed)
 	}
 	for _, s := range []struct {
 		name  string

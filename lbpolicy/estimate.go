@@ -49,8 +49,8 @@ type request struct {
 	nowNS, notBefore, notAfter, reserveCut int64
 	// sizeMB is the model's size as the candidates' reports give it, and fleetTime the mean of their learned
 	// request times, each worked out when first needed (sized, timed).
-	sizeMB, fleetTime float64
-	sized, timed      bool
+	sizeMB, fleetTime, loadMBps float64
+	sized, timed, loadTimed     bool
 }
 
 func (s *Selector) begin(req Request) request {
@@ -92,7 +92,8 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 		e.reason = ReasonNoStats
 		e.defaults |= DefaultedSlots | DefaultedResidency
 		if r.model != "" {
-			e.load = s.loadSeconds(st, s.sizeMB(cs, r, gpustats.ModelInfo{}, e), e)
+			speed, start := s.loadSpeed(st, cs, r, e)
+			e.load = s.sizeMB(cs, r, gpustats.ModelInfo{}, e)/speed + start
 		}
 	} else {
 		e.fresh = true
@@ -102,9 +103,10 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 			e.defaults |= DefaultedSlots
 		}
 		if inFlight == 0 {
-			// Work the gateway does not see (other clients, other gateways) keeps the GPU busy: count it as
-			// that share of a request in flight.
-			inFlight = n.UtilizationPct / 100
+			// Work the gateway does not see (other clients, other gateways, or its own that just ended) keeps
+			// the GPU busy: count it as half a request in flight at full utilisation, as a request found
+			// running has half its time left on average.
+			inFlight = n.UtilizationPct / 200
 		}
 		if n.Draining {
 			e.tier |= tierDraining
@@ -153,13 +155,14 @@ func (s *Selector) judgeModel(n *gpustats.Node, st *State, cs []Candidate, r *re
 	}
 	otherMB, since := st.pending(r.key, max(r.reserveCut, n.UpdatedUnixNano()))
 	if info.Loaded {
-		st.loaded(r.key, n.UpdatedUnixNano(), r.reserveCut)
+		st.loaded(r.key, n.UpdatedUnixNano(), r.reserveCut, s.cfg.LoadBase.Seconds())
 	}
 	switch {
 	case !n.GPU:
 		e.reason = ReasonCPUOnly
 		if !info.Loaded {
-			e.load = s.loadSeconds(st, s.sizeMB(cs, r, info, e), e)
+			speed, start := s.loadSpeed(st, cs, r, e)
+			e.load = s.sizeMB(cs, r, info, e)/speed + start
 		}
 		return s.cfg.CPUSlowdown
 	case info.Loaded:
@@ -170,7 +173,8 @@ func (s *Selector) judgeModel(n *gpustats.Node, st *State, cs []Candidate, r *re
 		return 1
 	}
 	need := s.sizeMB(cs, r, info, e)
-	load := s.loadSeconds(st, need, e)
+	speed, start := s.loadSpeed(st, cs, r, e)
+	load := need/speed + start
 	switch {
 	case since != 0:
 		e.reason = ReasonLoading
@@ -192,11 +196,11 @@ func (s *Selector) judgeModel(n *gpustats.Node, st *State, cs []Candidate, r *re
 	case need <= room:
 		// Making room unloads models that their users will load again: count that reload here.
 		e.reason = ReasonMakeRoom
-		e.load += (need - e.freeMB) / s.loadMBps(st)
+		e.load += (need - e.freeMB) / speed
 		return 1
 	case n.RAMMB > 0 && need <= room+n.RAMMB:
 		e.reason = ReasonSpill
-		e.load += (room - e.freeMB) / s.loadMBps(st)
+		e.load += (room - e.freeMB) / speed
 		e.coldMB = room
 		return s.cpuSlowdown((need - room) / need)
 	}
@@ -271,21 +275,38 @@ func (s *Selector) fleetTime(cs []Candidate, r *request) float64 {
 	return r.fleetTime
 }
 
-// loadSeconds is how long a cold load of mb MiB takes on the node whose State is st: at its learned speed, which
-// includes starting the runner, else at the configured speed plus LoadBase.
-func (s *Selector) loadSeconds(st *State, mb float64, e *estimate) float64 {
-	if v := st.loadMBps.Load(); v > 0 {
-		return mb / v
+// fleetLoadMBps is the load speed assumed for a node that has loaded nothing yet: the mean of what the other
+// candidates learned, 0 when none did.
+func (s *Selector) fleetLoadMBps(cs []Candidate, r *request) float64 {
+	if !r.loadTimed {
+		sum, n := 0.0, 0
+		for i := range cs {
+			if st := cs[i].State; st != nil {
+				if v := st.loadMBps.Load(); v > 0 {
+					sum, n = sum+v, n+1
+				}
+			}
+		}
+		r.loadTimed = true
+		if n > 0 {
+			r.loadMBps = sum / float64(n)
+		}
 	}
-	e.defaults |= DefaultedLoadSpeed
-	return mb/s.cfg.LoadMBps + s.cfg.LoadBase.Seconds()
+	return r.loadMBps
 }
 
-func (s *Selector) loadMBps(st *State) float64 {
+// loadSpeed is the load speed of the node whose State is st, and the seconds added to each load: as it learned
+// (which includes starting the runner), else the mean of what the other candidates learned, else the configured
+// LoadMBps and LoadBase (both named in e's defaults).
+func (s *Selector) loadSpeed(st *State, cs []Candidate, r *request, e *estimate) (mbps, startS float64) {
 	if v := st.loadMBps.Load(); v > 0 {
-		return v
+		return v, 0
 	}
-	return s.cfg.LoadMBps
+	e.defaults |= DefaultedLoadSpeed
+	if v := s.fleetLoadMBps(cs, r); v > 0 {
+		return v, 0
+	}
+	return s.cfg.LoadMBps, s.cfg.LoadBase.Seconds()
 }
 
 // roomMB is how much GPU memory the node could offer a model by unloading every model Ollama holds: free memory

@@ -99,3 +99,20 @@ func TestUnlearnedNodeTakesTheFleetsTime(t *testing.T) {
 		}
 	}
 }
+
+// A node that has loaded nothing yet takes the mean load speed the others learned, which includes their runners'
+// start, instead of the configured speed and start.
+func TestUnloadedNodeTakesTheFleetsLoadSpeed(t *testing.T) {
+	s := NewSelector(Config{}, keepFirst)
+	inst := installed(model(llama, 4700))
+	fast := new(State)
+	fast.loadMBps.Store(4700) // one second for llama
+	cs := []Candidate{
+		{Node: node("a", free(20000), inst), State: new(State), Available: true},
+		{Node: node("b", free(20000), inst), State: fast, Available: false},
+	}
+	d := s.Select(cs, Request{Model: llama, Now: t0})
+	if d.Load != 1 || d.Defaults&DefaultedLoadSpeed == 0 {
+		t.Errorf("load %vs (defaults %q), want the fleet's speed, 1s, named a default", d.Load, d.Defaults)
+	}
+}

@@ -100,8 +100,9 @@ func (st *State) reserve(model uint64, mb float64, nowNS, cutNS int64) {
 }
 
 // loaded is called when a report taken at reportNS shows model loaded: a pending load of it that started before
-// the report was taken has ended, and its time gives the node's load speed.
-func (st *State) loaded(model uint64, reportNS, cutNS int64) {
+// the report was taken has ended, and its time, at least minS seconds (starting a runner), gives the node's load
+// speed.
+func (st *State) loaded(model uint64, reportNS, cutNS int64, minS float64) {
 	for i := range st.loads {
 		l := &st.loads[i]
 		meta := l.meta.Load()
@@ -110,7 +111,7 @@ func (st *State) loaded(model uint64, reportNS, cutNS int64) {
 			continue
 		}
 		if l.meta.CompareAndSwap(meta, 0) {
-			took := max(float64(reportNS-start)/1e9, 1) // a report comes seconds after: never learn "instant"
+			took := max(float64(reportNS-start)/1e9, minS)
 			st.loadMBps.blend(loadMB(meta)/took, 0.3)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -13,6 +14,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	_ "github.com/sollol-go/sollol/caddymodule"
+	"github.com/sollol-go/sollol/lbpolicy"
 )
 
 // decisionHeader is the response header in which vram_aware names its choice and reason.
@@ -21,10 +23,15 @@ const decisionHeader = "X-Sollol-Decision"
 // gatewayConfig is Caddy's JSON config: one HTTP server on addr proxying to upstreams with policy, its admin API
 // off, nothing persisted, only errors logged. vram_aware watches the Redis at redisURL under prefix and falls back to
 // least_conn, Caddy's usual choice for Ollama.
-func gatewayConfig(addr, policy string, upstreams []string, redisURL, prefix string) ([]byte, error) {
+func gatewayConfig(addr, policy string, upstreams []string, redisURL, prefix string, scale float64) ([]byte, error) {
 	sel := map[string]any{"policy": policy}
 	if policy == "vram_aware" {
 		sel["redis"] = redisURL
+		// The policy's defaults for what it has not learned yet, in the simulation's time: time passes scale
+		// times faster than the defaults assume (lbpolicy.DefaultRequestTime, DefaultLoadMBps, DefaultLoadBase).
+		sel["request_time"] = time.Duration(float64(lbpolicy.DefaultRequestTime) / scale).String()
+		sel["load_speed"] = int64(lbpolicy.DefaultLoadMBps * scale * (1 << 20))
+		sel["load_start"] = time.Duration(float64(lbpolicy.DefaultLoadBase) / scale).String()
 		sel["decision_header"] = decisionHeader
 		sel["fallback"] = map[string]any{"policy": "least_conn"}
 		if prefix != "" {
@@ -54,12 +61,12 @@ func gatewayConfig(addr, policy string, upstreams []string, redisURL, prefix str
 
 // startGateway (re)loads Caddy in-process with policy in front of upstreams, on a free loopback port, and returns
 // the gateway's base URL.
-func startGateway(policy string, upstreams []string, st *store) (string, error) {
+func startGateway(policy string, upstreams []string, st *store, scale float64) (string, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return "", err
 	}
-	cfg, err := gatewayConfig(addr, policy, upstreams, st.url, st.prefix)
+	cfg, err := gatewayConfig(addr, policy, upstreams, st.url, st.prefix, scale)
 	if err != nil {
 		return "", err
 	}
@@ -88,11 +95,11 @@ type gateways struct {
 // startGateways starts n gateways with policy. One gateway runs in this process; several need processes of
 // their own (Caddy keeps one instance per process, and its upstreams' in-flight counts are shared per dial
 // address within a process), which startProcesses provides.
-func startGateways(ctx context.Context, n int, policy string, upstreams []string, st *store) (*gateways, error) {
+func startGateways(ctx context.Context, n int, policy string, upstreams []string, st *store, scale float64) (*gateways, error) {
 	if n > 1 {
-		return startProcesses(ctx, n, policy, upstreams, st)
+		return startProcesses(ctx, n, policy, upstreams, st, scale)
 	}
-	base, err := startGateway(policy, upstreams, st)
+	base, err := startGateway(policy, upstreams, st, scale)
 	if err != nil {
 		return nil, err
 	}
