@@ -58,11 +58,13 @@ func TestSecondTurnPrefill(t *testing.T) {
 	}
 
 	t.Logf("figures: turn 1 prefilled %d tokens in %.0f ms (%.3f ms/token); turn 2 on the same server %d tokens in %.0f ms, "+
-		"on another %d tokens in %.0f ms (%.3f ms/token, %.1fx the hit), after another conversation %d tokens in %.0f ms",
+		"on another %d tokens in %.0f ms (%.3f ms/token, %.1fx the hit), after another conversation %d tokens in %.0f ms; "+
+		"decode %.1f ms/token",
 		r1.PromptEvalCount, ms(r1.PromptEvalDuration), ms(r1.PromptEvalDuration)/float64(r1.PromptEvalCount),
 		hit.PromptEvalCount, ms(hit.PromptEvalDuration), miss.PromptEvalCount, ms(miss.PromptEvalDuration),
 		ms(miss.PromptEvalDuration)/float64(miss.PromptEvalCount),
-		float64(miss.PromptEvalDuration)/float64(hit.PromptEvalDuration), evicted.PromptEvalCount, ms(evicted.PromptEvalDuration))
+		float64(miss.PromptEvalDuration)/float64(hit.PromptEvalDuration), evicted.PromptEvalCount, ms(evicted.PromptEvalDuration),
+		ms(miss.EvalDuration)/float64(max(miss.EvalCount, 1)))
 
 	// Ollama counts every prompt token in prompt_eval_count, cached or not; the time tells them apart.
 	if r1.PromptEvalCount < 1200 || miss.PromptEvalCount != hit.PromptEvalCount {
