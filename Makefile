@@ -10,7 +10,7 @@ test: vet
 
 # test-ollama: the tests against real Ollama servers serving models the tests generate (internal/ollamareal, build
 # tag ollama). The first run builds Ollama v0.17.4 from its Go module into a cache folder outside the checkout
-# (scripts/need-ollama.sh, 15-30 minutes on two cores); later runs reuse it and take a few minutes.
+# (scripts/need-ollama.sh, 9-13 minutes on two busy cores); later runs reuse it, and the tests take about a minute.
 test-ollama:
 	./scripts/need-redis.sh
 	bin="$$(./scripts/need-ollama.sh)" && OLLAMA_BIN="$$bin" $(GO) test -tags ollama -race -count=1 -v ./internal/ollamareal/

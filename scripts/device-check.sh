@@ -18,9 +18,12 @@ if [ "${1:-}" = "--prepare" ]; then
 	set -e
 	mkdir -p "$dev"
 	grep -qx "/$dev/" .git/info/exclude 2>/dev/null || echo "/$dev/" >>.git/info/exclude
-	go build -o "$dev/gpu-reporter" ./cmd/gpu-reporter
+	# Stripped, so that the folder stays well inside the 64 MiB a GPU machine's working tree may carry.
+	go build -ldflags "-s -w" -o "$dev/gpu-reporter" ./cmd/gpu-reporter
 	go run ./internal/gguf/cmd/gguf-llama -blocks 2 -seed 1 -o "$dev/small.gguf"
-	if bin="$(./scripts/need-ollama.sh 2>/dev/null)"; then gzip -c "$bin" >"$dev/ollama.gz"; fi
+	if bin="$(./scripts/need-ollama.sh 2>/dev/null)"; then
+		strip -o "$dev/ollama" "$bin" && gzip -f "$dev/ollama"
+	fi
 	du -sh "$dev"/*
 	echo "prepared $dev/: run the check there with carry [\"$dev\"] and OUT set"
 	exit 0
@@ -28,8 +31,12 @@ fi
 
 OUT="${OUT:-$PWD/device-out}"
 mkdir -p "$OUT"
+# At most eight files come back from a GPU machine's $OUT: the summary, the two reports, the daemon's and Ollama's
+# logs, /api/ps and the errors.
 summary="$OUT/summary.txt"
+errors="$OUT/errors.log"
 : >"$summary"
+: >"$errors"
 note() { echo "$*" | tee -a "$summary"; }
 
 reporter="${GPU_REPORTER:-$dev/gpu-reporter}"
@@ -42,12 +49,11 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
 	note "no nvidia-smi on PATH: this is not a machine with an NVIDIA driver"
 	exit 1
 fi
-nvidia-smi -L >"$OUT/nvidia-smi-L.txt" 2>&1
-note "GPUs: $(tr '\n' ';' <"$OUT/nvidia-smi-L.txt")"
+note "GPUs: $(nvidia-smi -L 2>&1 | tr '\n' ';')"
 
 # 1. One report from each sampler, side by side (memory in MiB, utilisation, temperature, power).
 for s in nvml nvidia-smi; do
-	"$reporter" --once --json --sampler "$s" --node-id device:11434 >"$OUT/report-$s.json" 2>"$OUT/report-$s.err"
+	"$reporter" --once --json --sampler "$s" --node-id device:11434 >"$OUT/report-$s.json" 2>>"$errors"
 	note "report with --sampler $s (exit $?): $(head -c 1200 "$OUT/report-$s.json")"
 done
 
@@ -77,7 +83,11 @@ sleep 5
 rss=$(awk '/VmRSS/ {print $2, $3}' "/proc/$daemon/status" 2>/dev/null)
 hwm=$(awk '/VmHWM/ {print $2, $3}' "/proc/$daemon/status" 2>/dev/null)
 published=$(curl -s http://127.0.0.1:9119/metrics 2>/dev/null | awk '/^sollol_reporter_publishes_total/ {print $2}')
-note "daemon (nvml, 100 ms interval): RSS ${rss:-?} (peak ${hwm:-?}) after 5 s; reports published: ${published:-no Redis here}"
+if kill -0 "$daemon" 2>/dev/null; then
+	note "daemon (nvml, 100 ms interval): RSS $rss (peak $hwm) after 5 s; reports published: ${published:-none}${redis_args[*]:+ to a local Redis}"
+else
+	note "the daemon exited within 5 s: $(tail -n1 "$OUT/daemon.log")"
+fi
 kill "$daemon" 2>/dev/null
 wait "$daemon" 2>/dev/null
 [ -n "${redis_pid:-}" ] && kill "$redis_pid" 2>/dev/null
@@ -99,7 +109,7 @@ export HOME="$home" OLLAMA_HOST=127.0.0.1:11499 OLLAMA_MODELS="$home/models"
 serve=$!
 for _ in $(seq 100); do curl -sf "http://$OLLAMA_HOST/" >/dev/null && break; sleep 0.1; done
 (cd "$home" && "$ollama" create sollol-small -f Modelfile) >>"$OUT/ollama-serve.log" 2>&1
-curl -s "http://$OLLAMA_HOST/api/generate" -d '{"model":"sollol-small","prompt":"hi","stream":false}' >"$OUT/generate.json"
+curl -s "http://$OLLAMA_HOST/api/generate" -d '{"model":"sollol-small","prompt":"hi","stream":false}' >>"$errors"
 curl -s "http://$OLLAMA_HOST/api/ps" >"$OUT/ps.json"
 note "Ollama $("$ollama" --version 2>&1 | tail -n1): /api/ps $(head -c 600 "$OUT/ps.json")"
 grep -q '"size_vram":0' "$OUT/ps.json" && note "this Ollama keeps the model on the CPU (size_vram 0): it was built without a GPU backend"

@@ -6,8 +6,9 @@
 # installs two of its headers from Debian (nlohmann-json3-dev, libstb-dev) and writes a stub of the third
 # (miniaudio.h, used only to decode audio for multimodal models, which the tests never send).
 #
-# The binary goes to a cache folder outside the checkout and is reused afterwards: the first build takes about
-# 15-30 minutes on 2 busy cores, a rebuild with a warm Go build cache about 2. Set OLLAMA_BIN to use another binary.
+# The binary goes to a cache folder outside the checkout and is reused afterwards: the first build took 9-13
+# minutes on 2 busy cores, a rebuild with a warm Go build cache 18 s (BENCHMARKS.md). Set OLLAMA_BIN to use another
+# binary.
 # Progress goes to stderr; when it cannot build, it prints one line saying why and exits 1.
 set -euo pipefail
 
@@ -131,7 +132,7 @@ MA_API ma_result ma_decoder_uninit(ma_decoder *decoder)
 EOF
 
 # nice: the build takes both cores for a quarter of an hour; whatever else runs here keeps priority.
-say "building Ollama $version with $(gcc --version | head -n1) into $bin (first time 15-30 minutes; log: $cache/build.log)"
+say "building Ollama $version with $(gcc --version | head -n1) into $bin (the first time 9-13 minutes on 2 busy cores; log: $cache/build.log)"
 start=$(date +%s)
 if ! (cd "$src" && CGO_ENABLED=1 nice -n 10 go build -trimpath \
 	-ldflags "-X github.com/ollama/ollama/version.Version=${version#v}" -o "$bin.tmp" . >"$cache/build.log" 2>&1); then

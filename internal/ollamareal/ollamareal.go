@@ -49,7 +49,7 @@ func Binary(t testing.TB) string {
 		return bin
 	}
 	msg := "ollama not found: run scripts/need-ollama.sh (builds Ollama " + Version + " from its Go module, " +
-		"15-30 minutes the first time) or `make test-ollama`, or set OLLAMA_BIN"
+		"about 10 minutes the first time) or `make test-ollama`, or set OLLAMA_BIN"
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
