@@ -71,14 +71,15 @@ func TestBusyRetriedElsewhere(t *testing.T) {
 	}
 
 	// Through the gateway. a's report says tiny is loaded there, as it was until its keep_alive ran out after the
-	// report: the policy sends the burst to a, which must load it again and refuses what it cannot queue.
+	// report, with room for 8 requests at once: the policy sends the whole burst to a, which must load the model
+	// again and refuses what it cannot queue.
 	rds := redistest.Start(t)
 	pub := gpustats.NewPublisher(rds.Client(), gpustats.PublisherOptions{})
-	reportOf := func(s *ollamareal.Server, loaded ...string) *gpustats.Report {
+	reportOf := func(s *ollamareal.Server, parallel int, loaded ...string) *gpustats.Report {
 		r := &gpustats.Report{Vendor: gpustats.VendorNVIDIA, NodeID: s.Addr, Timestamp: gpustats.Timestamp(time.Now()),
 			Schema: gpustats.Schema, GPUs: []gpustats.GPU{{Index: 0, Name: "RTX 4090", MemoryTotalMB: 24564,
 				MemoryFreeMB: 20000, MemoryUsedMB: 4564, TemperatureC: 40}},
-			Ollama: &gpustats.Ollama{Reachable: true, Loaded: []gpustats.LoadedModel{},
+			Ollama: &gpustats.Ollama{Reachable: true, NumParallel: parallel, Loaded: []gpustats.LoadedModel{},
 				Installed: []gpustats.InstalledModel{{Name: tiny.Name, SizeMB: 7}}}}
 		for _, m := range loaded {
 			r.Ollama.Loaded = append(r.Ollama.Loaded, gpustats.LoadedModel{Name: m, SizeMB: 8, SizeVRAMMB: 8})
@@ -87,7 +88,7 @@ func TestBusyRetriedElsewhere(t *testing.T) {
 	}
 	g := startGateway(t, "redis "+rds.URL()+"\nfallback first",
 		"lb_retries 3\nrequest_buffers 1MiB\nlb_retry_match {\n\texpression `{rp.status_code} == 503`\n}", b, a)
-	for _, r := range []*gpustats.Report{reportOf(a, tiny.Name), reportOf(b)} {
+	for _, r := range []*gpustats.Report{reportOf(a, 8, tiny.Name), reportOf(b, 1)} {
 		if err := pub.Publish(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
