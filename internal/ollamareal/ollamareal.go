@@ -214,8 +214,9 @@ type Model struct {
 const Template = `{{- range .Messages }}<|{{ .Role }}|>{{ .Content }}
 {{ end }}<|assistant|>`
 
-// Create writes m's GGUF (once per folder: dir is shared by the servers of one test) and imports it with
-// `ollama create NAME -f Modelfile`. It returns the GGUF's size in bytes.
+// Create imports m with `ollama create NAME -f Modelfile`, writing its GGUF into dir first unless a file of that
+// name is there already, so that servers and tests sharing dir write each model once. It returns the GGUF's size
+// in bytes.
 func (s *Server) Create(dir string, m Model) int64 {
 	s.t.Helper()
 	base := strings.NewReplacer(":", "_", "/", "_").Replace(m.Name)
