@@ -29,7 +29,9 @@ type estimate struct {
 	// freeMB is the node's free GPU memory less pending loads, NaN when unknown; coldMB the memory this request
 	// would load cold there, 0 when none.
 	freeMB, coldMB float64
-	fresh          bool
+	// sizeMB is the model's size on the node, 0 when the request names none.
+	sizeMB float64
+	fresh  bool
 }
 
 // better reports whether e ranks before o, and tie whether they rank the same.
@@ -49,8 +51,8 @@ type request struct {
 	nowNS, notBefore, notAfter, reserveCut int64
 	// sizeMB is the model's size as the candidates' reports give it, and fleetTime the mean of their learned
 	// request times, each worked out when first needed (sized, timed).
-	sizeMB, fleetTime, loadMBps float64
-	sized, timed, loadTimed     bool
+	sizeMB, fleetTime, loadMBps, perMB  float64
+	sized, timed, loadTimed, perMBTimed bool
 }
 
 func (s *Selector) begin(req Request) request {
@@ -83,17 +85,22 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 		st = &noState
 	}
 	slots := s.cfg.NumParallel
-	run := st.requestTime()
-	if run == 0 {
-		run, e.defaults = s.fleetTime(cs, r), DefaultedRequestTime
+	// The requests ahead take the time of the models recently sent there; this one takes its model's.
+	ahead := st.requestTime()
+	if mb := st.recentMB.Load(); mb > 0 {
+		ahead = s.timeFor(st, cs, r, e, mb)
+	} else if ahead == 0 {
+		ahead, e.defaults = s.fleetTime(cs, r), DefaultedRequestTime
 	}
+	run, slowdown := ahead, 1.0
 	inFlight := float64(c.InFlight)
 	if !r.fresh(n) {
 		e.reason = ReasonNoStats
 		e.defaults |= DefaultedSlots | DefaultedResidency
 		if r.model != "" {
+			e.sizeMB = s.sizeMB(cs, r, gpustats.ModelInfo{}, e)
 			speed, start := s.loadSpeed(st, cs, r, e)
-			e.load = s.sizeMB(cs, r, gpustats.ModelInfo{}, e)/speed + start
+			e.load = e.sizeMB/speed + start
 		}
 	} else {
 		e.fresh = true
@@ -114,17 +121,20 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 		if r.model == "" {
 			e.reason = ReasonNoModel
 		} else {
-			run *= s.judgeModel(n, st, cs, r, e)
+			slowdown = s.judgeModel(n, st, cs, r, e)
 			if st.refuses(r.key, e.coldMB > 0, r.nowNS) {
 				e.tier |= tierRefused
 			}
 		}
 	}
+	if r.model != "" {
+		run = s.timeFor(st, cs, r, e, e.sizeMB)
+	}
 	if c.Tried {
 		e.tier |= tierTried
 	}
-	e.wait = max(0, inFlight-float64(slots)+1) / float64(slots) * run
-	e.run = run
+	e.wait = max(0, inFlight-float64(slots)+1) / float64(slots) * ahead
+	e.run = run * slowdown
 	e.seconds = e.wait + e.load + e.run
 	switch t := e.tier; {
 	case t&tierTried != 0:
@@ -155,14 +165,15 @@ func (s *Selector) judgeModel(n *gpustats.Node, st *State, cs []Candidate, r *re
 	}
 	otherMB, since := st.pending(r.key, max(r.reserveCut, n.UpdatedUnixNano()))
 	if info.Loaded {
-		st.loaded(r.key, n.UpdatedUnixNano(), r.reserveCut, s.cfg.LoadBase.Seconds())
+		st.loaded(r.key, n.UpdatedUnixNano(), r.reserveCut, n.Report.IntervalS, s.cfg.LoadBase.Seconds())
 	}
+	e.sizeMB = s.sizeMB(cs, r, info, e)
 	switch {
 	case !n.GPU:
 		e.reason = ReasonCPUOnly
 		if !info.Loaded {
 			speed, start := s.loadSpeed(st, cs, r, e)
-			e.load = s.sizeMB(cs, r, info, e)/speed + start
+			e.load = e.sizeMB/speed + start
 		}
 		return s.cfg.CPUSlowdown
 	case info.Loaded:
@@ -172,7 +183,7 @@ func (s *Selector) judgeModel(n *gpustats.Node, st *State, cs []Candidate, r *re
 		}
 		return 1
 	}
-	need := s.sizeMB(cs, r, info, e)
+	need := e.sizeMB
 	speed, start := s.loadSpeed(st, cs, r, e)
 	load := need/speed + start
 	switch {
@@ -273,6 +284,32 @@ func (s *Selector) fleetTime(cs []Candidate, r *request) float64 {
 		}
 	}
 	return r.fleetTime
+}
+
+// timeFor is how long a request for a model of mb MiB takes in a slot of the node whose State is st: its learned
+// time per MiB of model × mb, else the mean of what the other candidates learned, else Config.RequestTime for
+// every DefaultModelMB of model.
+func (s *Selector) timeFor(st *State, cs []Candidate, r *request, e *estimate, mb float64) float64 {
+	perMB := st.secondsPerMB()
+	if perMB == 0 {
+		e.defaults |= DefaultedRequestTime
+		if !r.perMBTimed {
+			sum, n := 0.0, 0
+			for i := range cs {
+				if o := cs[i].State; o != nil {
+					if v := o.secondsPerMB(); v > 0 {
+						sum, n = sum+v, n+1
+					}
+				}
+			}
+			r.perMB, r.perMBTimed = s.cfg.RequestTime.Seconds()/s.cfg.DefaultModelMB, true
+			if n > 0 {
+				r.perMB = sum / float64(n)
+			}
+		}
+		perMB = r.perMB
+	}
+	return perMB * mb
 }
 
 // fleetLoadMBps is the load speed assumed for a node that has loaded nothing yet: the mean of what the other

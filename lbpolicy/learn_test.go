@@ -17,6 +17,8 @@ func TestLearnRequestTime(t *testing.T) {
 		{"four slots, three busy", time.Second, 3 * time.Second, 4},
 		{"one slot, busy three quarters of the time", 2 * time.Second, 1500 * time.Millisecond, 1},
 		{"one slot, rare long requests", 8 * time.Second, 5 * time.Second, 1},
+		// Arrivals outrun the slot and the queue grows without end: the time in a slot stays what it is.
+		{"one slot, overloaded", time.Second, 3 * time.Second, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := NewSelector(Config{}, keepFirst)
@@ -55,7 +57,7 @@ func TestLearnRequestTime(t *testing.T) {
 			}
 			learned := st.requestTime()
 			d := s.Select([]Candidate{{Node: n, State: st, Available: true}}, Request{Model: llama, Now: start.Add(10 * time.Minute)})
-			if d.Defaults&DefaultedRequestTime != 0 || d.Run != learned {
+			if d.Defaults&DefaultedRequestTime != 0 || math.Abs(d.Run-learned) > 1e-9 {
 				t.Errorf("decision runs %vs (defaults %q), want the learned %vs", d.Run, d.Defaults, learned)
 			}
 		})
@@ -74,10 +76,12 @@ func TestLearnNothingFromTooFewRequests(t *testing.T) {
 	}
 }
 
-// learned gives a State a learned request time.
+// learned gives a State a learned request time, for requests for models of 5000 MiB.
 func learned(seconds float64) *State {
 	st := new(State)
 	st.sentDecd.Store(10)
+	st.doneDecd.Store(10)
+	st.sentMBDecd.Store(10 * 5000)
 	st.busyArea.Store(10 * seconds)
 	return st
 }
@@ -114,5 +118,22 @@ func TestUnloadedNodeTakesTheFleetsLoadSpeed(t *testing.T) {
 	d := s.Select(cs, Request{Model: llama, Now: t0})
 	if d.Load != 1 || d.Defaults&DefaultedLoadSpeed == 0 {
 		t.Errorf("load %vs (defaults %q), want the fleet's speed, 1s, named a default", d.Load, d.Defaults)
+	}
+}
+
+// The learned time scales with the model's size, so that a node learned on small models does not take a large
+// model's requests for quick ones; the queue ahead waits at the node's mean.
+func TestLearnedTimeScalesWithTheModel(t *testing.T) {
+	s := NewSelector(Config{}, keepFirst)
+	st := learned(10) // 10s per request of a 5000 MiB model
+	n := node("a", gpu(49152, 5000), installed(model(llama, 4700), model(big, 40550)), loaded(llama, 5000, 5000),
+		loaded(big, 40000, 40000))
+	c := []Candidate{{Node: n, State: st, Available: true, InFlight: 2}}
+	small, large := s.Select(c, Request{Model: llama, Now: t0}), s.Select(c, Request{Model: big, Now: t0})
+	if small.Run != 10 || large.Run != 80 {
+		t.Errorf("runs %vs and %vs, want 10s and 80s", small.Run, large.Run)
+	}
+	if small.Wait != 20 || large.Wait != 20 {
+		t.Errorf("waits %vs and %vs, want both 20s: two requests of the node's mean ahead", small.Wait, large.Wait)
 	}
 }

@@ -183,8 +183,9 @@ func TestDecisionDefaults(t *testing.T) {
 	if d.Defaults != DefaultedRequestTime {
 		t.Errorf("Defaults = %q, want request-time alone", d.Defaults)
 	}
-	if d.Seconds != 10 || d.Run != 10 || d.Wait != 0 || d.Load != 0 {
-		t.Errorf("estimate %v = %v + %v + %v, want 10 = 0 + 0 + 10", d.Seconds, d.Wait, d.Load, d.Run)
+	// 10s for every 4 GiB of model: 12.2s for the 5000 MiB llama.
+	if run := 10 * 5000 / 4096.0; d.Seconds != run || d.Run != run || d.Wait != 0 || d.Load != 0 {
+		t.Errorf("estimate %v = %v + %v + %v, want %v = 0 + 0 + %[5]v", d.Seconds, d.Wait, d.Load, d.Run, run)
 	}
 }
 

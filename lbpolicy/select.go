@@ -100,7 +100,7 @@ func (s *Selector) Select(cs []Candidate, req Request) Decision {
 		d.Node, d.NodeID = c.Node, c.Node.Report.NodeID
 	}
 	if st := c.State; st != nil {
-		st.sent.Add(1)
+		st.send(best.sizeMB)
 		if best.fresh && best.coldMB > 0 {
 			st.reserve(r.key, best.coldMB, r.nowNS, r.reserveCut)
 			d.ReservedMB = best.coldMB

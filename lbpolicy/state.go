@@ -15,14 +15,23 @@ type State struct {
 	loads   [maxLoads]pendingLoad
 	refused [maxRefused]refusal
 
-	// Little's law, averaged over the learn window: busyArea integrates the busy slots over time and sentCount
-	// counts the requests sent, so that a request's time in a slot is busyArea ÷ sentCount.
-	sampledNS          atomic.Int64 // when the last sample was taken
-	busy               atomic.Int64 // busy slots at the last sample
-	sent, counted      atomic.Uint64
-	busyArea, sentDecd atomicFloat
+	// Little's law for the node's slots, averaged over the learn window: busyArea integrates the busy slots
+	// over time and doneDecd counts the requests that left them (those in flight before, plus those sent, less
+	// those in flight now), so that a request's time in a slot is busyArea ÷ doneDecd. Completions, not
+	// arrivals: while a queue builds, arrivals outrun what the slots can do. sentDecd and sentMBDecd count the
+	// requests sent and the MiB of their models, whose mean tells a 70B's requests from a 3B's.
+	sampledNS atomic.Int64 // when the last sample was taken
+	busy      atomic.Int64 // busy slots at the last sample
+	inFlight  atomic.Int64 // requests in flight at the last sample
+	// sent and sentMB count the requests sent and the sizes of their models (MiB); counted and countedMB
+	// what of them the averages hold.
+	sent, counted, sentMB, countedMB         atomic.Uint64
+	busyArea, doneDecd, sentDecd, sentMBDecd atomicFloat
 	// loadMBps is the learned load speed, 0 before the first load was seen.
 	loadMBps atomicFloat
+	// recentMB is the size of the models of the last few requests sent (a moving average): what the requests in
+	// flight are likely to be for.
+	recentMB atomicFloat
 }
 
 const (
@@ -100,9 +109,9 @@ func (st *State) reserve(model uint64, mb float64, nowNS, cutNS int64) {
 }
 
 // loaded is called when a report taken at reportNS shows model loaded: a pending load of it that started before
-// the report was taken has ended, and its time, at least minS seconds (starting a runner), gives the node's load
-// speed.
-func (st *State) loaded(model uint64, reportNS, cutNS int64, minS float64) {
+// the report was taken has ended, on average half a report interval (intervalS) before it, and its time, at least
+// minS seconds (starting a runner), gives the node's load speed.
+func (st *State) loaded(model uint64, reportNS, cutNS int64, intervalS, minS float64) {
 	for i := range st.loads {
 		l := &st.loads[i]
 		meta := l.meta.Load()
@@ -111,7 +120,7 @@ func (st *State) loaded(model uint64, reportNS, cutNS int64, minS float64) {
 			continue
 		}
 		if l.meta.CompareAndSwap(meta, 0) {
-			took := max(float64(reportNS-start)/1e9, minS)
+			took := max(float64(reportNS-start)/1e9-intervalS/2, minS)
 			st.loadMBps.blend(loadMB(meta)/took, 0.3)
 		}
 	}
@@ -160,22 +169,43 @@ func (st *State) sample(nowNS int64, inFlight, slots int, window time.Duration) 
 	if nowNS-last < sampleEvery || !st.sampledNS.CompareAndSwap(last, nowNS) {
 		return
 	}
-	busy := int64(min(inFlight, slots))
-	prev := st.busy.Swap(busy)
-	sent := st.sent.Load()
-	newSent := float64(sent - st.counted.Swap(sent))
+	prev := st.busy.Swap(int64(min(inFlight, slots)))
+	prevInFlight := st.inFlight.Swap(int64(inFlight))
+	sent, sentMB := st.sent.Load(), st.sentMB.Load()
+	newSent, newMB := sent-st.counted.Swap(sent), float64(sentMB-st.countedMB.Swap(sentMB))
 	if last == 0 {
 		return // the first sample only starts the clock
 	}
+	done := max(0, prevInFlight+int64(newSent)-int64(inFlight))
 	dt := float64(nowNS-last) / 1e9
 	decay := math.Exp(-dt / window.Seconds())
 	st.busyArea.Store(st.busyArea.Load()*decay + float64(prev)*dt)
-	st.sentDecd.Store(st.sentDecd.Load()*decay + newSent)
+	st.doneDecd.Store(st.doneDecd.Load()*decay + float64(done))
+	st.sentDecd.Store(st.sentDecd.Load()*decay + float64(newSent))
+	st.sentMBDecd.Store(st.sentMBDecd.Load()*decay + newMB)
 }
 
-// requestTime is the learned time a request spends in a slot, in seconds; 0 while too few requests were seen.
+// send counts a request sent to the upstream for a model of mb MiB (0: none named).
+func (st *State) send(mb float64) {
+	st.sent.Add(1)
+	if mb > 0 {
+		st.sentMB.Add(uint64(mb))
+		st.recentMB.blend(mb, 0.25)
+	}
+}
+
+// secondsPerMB is the learned time a request spends in a slot per MiB of its model; 0 while not learned.
+func (st *State) secondsPerMB() float64 {
+	t, n, mb := st.requestTime(), st.sentDecd.Load(), st.sentMBDecd.Load()
+	if t == 0 || !(mb > 0) {
+		return 0
+	}
+	return t / (mb / n)
+}
+
+// requestTime is the learned time a request spends in a slot, in seconds; 0 while too few requests left one.
 func (st *State) requestTime() float64 {
-	n := st.sentDecd.Load()
+	n := st.doneDecd.Load()
 	if n < minLearned {
 		return 0
 	}
@@ -186,7 +216,7 @@ func (st *State) requestTime() float64 {
 type Learned struct {
 	// RequestTime is how long a request takes in one of the node's slots; 0 while not learned.
 	RequestTime time.Duration `json:"request_time"`
-	// Requests is the number of requests the average is over (decayed with the learn window).
+	// Requests is the number of requests that the average is over (decayed with the learn window).
 	Requests float64 `json:"requests"`
 	// LoadMBps is the learned load speed in MiB/s; 0 while no load was seen.
 	LoadMBps float64 `json:"load_mbps"`
@@ -194,7 +224,7 @@ type Learned struct {
 
 // Learned returns what st has learned so far.
 func (st *State) Learned() Learned {
-	return Learned{RequestTime: time.Duration(st.requestTime() * float64(time.Second)), Requests: st.sentDecd.Load(),
+	return Learned{RequestTime: time.Duration(st.requestTime() * float64(time.Second)), Requests: st.doneDecd.Load(),
 		LoadMBps: st.loadMBps.Load()}
 }
 
