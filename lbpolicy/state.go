@@ -176,7 +176,9 @@ func (st *State) sample(nowNS int64, inFlight, slots int, window time.Duration) 
 	if last == 0 {
 		return // the first sample only starts the clock
 	}
-	done := max(0, prevInFlight+int64(newSent)-int64(inFlight))
+	// Signed: a request counted as sent before its upstream counts it in flight reads as done in one sample
+	// and as not done in the next, and the two must cancel.
+	done := prevInFlight + int64(newSent) - int64(inFlight)
 	dt := float64(nowNS-last) / 1e9
 	decay := math.Exp(-dt / window.Seconds())
 	st.busyArea.Store(st.busyArea.Load()*decay + float64(prev)*dt)
