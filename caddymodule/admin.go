@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/sollol-go/sollol/gpustats"
+	"github.com/sollol-go/sollol/lbpolicy"
 )
 
 func init() {
@@ -129,15 +130,10 @@ type apiErr string
 func (e apiErr) Error() string { return string(e) }
 
 // Learned is one upstream in GET /vram_aware/upstreams: what the policy learned of it (see README, How routing
-// decides). Zero means not learned yet: the estimate uses the default.
+// decides). Zero means not learned yet: the estimate uses the other upstreams' figures or the defaults.
 type Learned struct {
 	Upstream string `json:"upstream"`
-	// RequestTimeS is how long a request takes in one of the node's slots, in seconds, averaged over Requests
-	// requests (decayed over the learn window).
-	RequestTimeS float64 `json:"request_time_s"`
-	Requests     float64 `json:"requests"`
-	// LoadMBps is how fast the node loaded models, in MiB per second.
-	LoadMBps float64 `json:"load_mbps"`
+	lbpolicy.Learned
 }
 
 // Upstreams returns what the policy learned of every upstream it routed to, sorted by address.
@@ -145,8 +141,7 @@ func Upstreams() []Learned {
 	out := []Learned{}
 	upstreamStates.Range(func(k, v any) bool {
 		if dial := k.(string); dial != "" {
-			l := v.(*upstreamState).policy.Learned()
-			out = append(out, Learned{Upstream: dial, RequestTimeS: l.RequestTime.Seconds(), Requests: l.Requests, LoadMBps: l.LoadMBps})
+			out = append(out, Learned{Upstream: dial, Learned: v.(*upstreamState).policy.Learned()})
 		}
 		return true
 	})

@@ -49,10 +49,10 @@ type request struct {
 	// nowNS is the decision's time; a report is fresh when taken between notBefore and notAfter; loads started
 	// at reserveCut or before have expired (nanoseconds since the Unix epoch).
 	nowNS, notBefore, notAfter, reserveCut int64
-	// sizeMB is the model's size as the candidates' reports give it, and fleetTime the mean of their learned
-	// request times, each worked out when first needed (sized, timed).
-	sizeMB, fleetTime, loadMBps, perMB  float64
-	sized, timed, loadTimed, perMBTimed bool
+	// sizeMB is the model's size as the candidates' reports give it, perMB and loadMBps what they learned
+	// together (see fleetPerMB, fleetLoadMBps), each worked out when first needed (sized, timed, loadTimed).
+	sizeMB, perMB, loadMBps float64
+	sized, timed, loadTimed bool
 }
 
 func (s *Selector) begin(req Request) request {
@@ -86,12 +86,15 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 	}
 	slots := s.cfg.NumParallel
 	// The requests ahead take the time of the models recently sent there; this one takes its model's.
-	ahead := st.requestTime()
-	if mb := st.recentMB.Load(); mb > 0 {
-		ahead = s.timeFor(st, cs, r, e, mb)
-	} else if ahead == 0 {
-		ahead, e.defaults = s.fleetTime(cs, r), DefaultedRequestTime
+	perMB, learned := st.secondsPerMB(s.fleetPerMB(cs, r), priorMB*s.cfg.DefaultModelMB)
+	if !learned {
+		e.defaults |= DefaultedRequestTime
 	}
+	recentMB := st.recentMB.Load()
+	if recentMB == 0 {
+		recentMB = s.cfg.DefaultModelMB
+	}
+	ahead := perMB * recentMB
 	run, slowdown := ahead, 1.0
 	inFlight := float64(c.InFlight)
 	if !r.fresh(n) {
@@ -128,7 +131,7 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 		}
 	}
 	if r.model != "" {
-		run = s.timeFor(st, cs, r, e, e.sizeMB)
+		run = perMB * e.sizeMB
 	}
 	if c.Tried {
 		e.tier |= tierTried
@@ -266,50 +269,27 @@ func knownSizeMB(cs []Candidate, model string) float64 {
 	return installed
 }
 
-// fleetTime is the request time assumed for a node that has not learned its own: the mean of what the other
-// candidates learned, else the configured default.
-func (s *Selector) fleetTime(cs []Candidate, r *request) float64 {
+// priorMB is the weight, in requests of DefaultModelMB, of what the candidates learned together in what one
+// candidate learned alone: a node with few requests of its own is judged mostly by the others', and one that
+// gets no traffic for a while drifts back to them as its own figures decay. The configured RequestTime weighs
+// as one request in what they learned together.
+const priorMB = 3
+
+// fleetPerMB is a request's time in a slot per MiB of model as the candidates learned it together, with a prior
+// of one request at Config.RequestTime per DefaultModelMB.
+func (s *Selector) fleetPerMB(cs []Candidate, r *request) float64 {
 	if !r.timed {
-		sum, n := 0.0, 0
+		w := s.cfg.DefaultModelMB
+		area, mb := s.cfg.RequestTime.Seconds()/s.cfg.DefaultModelMB*w, w
 		for i := range cs {
 			if st := cs[i].State; st != nil {
-				if t := st.requestTime(); t > 0 {
-					sum, n = sum+t, n+1
-				}
+				area += st.busyArea.Load()
+				mb += max(st.doneMB.Load(), 0)
 			}
 		}
-		r.fleetTime, r.timed = s.cfg.RequestTime.Seconds(), true
-		if n > 0 {
-			r.fleetTime = sum / float64(n)
-		}
+		r.perMB, r.timed = area/mb, true
 	}
-	return r.fleetTime
-}
-
-// timeFor is how long a request for a model of mb MiB takes in a slot of the node whose State is st: its learned
-// time per MiB of model × mb, else the mean of what the other candidates learned, else Config.RequestTime for
-// every DefaultModelMB of model.
-func (s *Selector) timeFor(st *State, cs []Candidate, r *request, e *estimate, mb float64) float64 {
-	perMB := st.secondsPerMB()
-	if perMB == 0 {
-		e.defaults |= DefaultedRequestTime
-		if !r.perMBTimed {
-			sum, n := 0.0, 0
-			for i := range cs {
-				if o := cs[i].State; o != nil {
-					if v := o.secondsPerMB(); v > 0 {
-						sum, n = sum+v, n+1
-					}
-				}
-			}
-			r.perMB, r.perMBTimed = s.cfg.RequestTime.Seconds()/s.cfg.DefaultModelMB, true
-			if n > 0 {
-				r.perMB = sum / float64(n)
-			}
-		}
-		perMB = r.perMB
-	}
-	return perMB * mb
+	return r.perMB
 }
 
 // fleetLoadMBps is the load speed assumed for a node that has loaded nothing yet: the mean of what the other

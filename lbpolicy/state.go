@@ -16,17 +16,17 @@ type State struct {
 	refused [maxRefused]refusal
 
 	// Little's law for the node's slots, averaged over the learn window: busyArea integrates the busy slots
-	// over time and doneDecd counts the requests that left them (those in flight before, plus those sent, less
-	// those in flight now), so that a request's time in a slot is busyArea ÷ doneDecd. Completions, not
-	// arrivals: while a queue builds, arrivals outrun what the slots can do. sentDecd and sentMBDecd count the
-	// requests sent and the MiB of their models, whose mean tells a 70B's requests from a 3B's.
+	// over time and doneMB counts the MiB of model of the requests that left them (those in flight before,
+	// plus those sent, less those in flight now, each of the mean size sent), so that a request's time in a
+	// slot is busyArea ÷ doneMB per MiB of its model. Completions, not arrivals: while a queue builds, arrivals
+	// outrun what the slots can do. Time per MiB, because a 70B's requests take longer than a 3B's.
 	sampledNS atomic.Int64 // when the last sample was taken
 	busy      atomic.Int64 // busy slots at the last sample
 	inFlight  atomic.Int64 // requests in flight at the last sample
 	// sent and sentMB count the requests sent and the sizes of their models (MiB); counted and countedMB
 	// what of them the averages hold.
-	sent, counted, sentMB, countedMB         atomic.Uint64
-	busyArea, doneDecd, sentDecd, sentMBDecd atomicFloat
+	sent, counted, sentMB, countedMB       atomic.Uint64
+	busyArea, doneMB, sentDecd, sentMBDecd atomicFloat
 	// loadMBps is the learned load speed, 0 before the first load was seen.
 	loadMBps atomicFloat
 	// recentMB is the size of the models of the last few requests sent (a moving average): what the requests in
@@ -40,8 +40,6 @@ const (
 	// sampleEvery bounds how often one upstream's busy slots are sampled, so that Selects on many cores do not
 	// all write the same cache line.
 	sampleEvery = int64(100 * time.Millisecond)
-	// minLearned is the (decayed) number of requests below which the learned request time is not used.
-	minLearned = 3
 )
 
 // pendingLoad is a cold load that Select started: meta packs its start (milliseconds since the Unix epoch, plus
@@ -176,15 +174,19 @@ func (st *State) sample(nowNS int64, inFlight, slots int, window time.Duration) 
 	if last == 0 {
 		return // the first sample only starts the clock
 	}
-	// Signed: a request counted as sent before its upstream counts it in flight reads as done in one sample
-	// and as not done in the next, and the two must cancel.
-	done := prevInFlight + int64(newSent) - int64(inFlight)
 	dt := float64(nowNS-last) / 1e9
 	decay := math.Exp(-dt / window.Seconds())
+	sentDecd, sentMBDecd := st.sentDecd.Load()*decay+float64(newSent), st.sentMBDecd.Load()*decay+newMB
+	st.sentDecd.Store(sentDecd)
+	st.sentMBDecd.Store(sentMBDecd)
+	// Signed: a request counted as sent before its upstream counts it in flight reads as done in one sample
+	// and as not done in the next, and the two must cancel.
+	done := float64(prevInFlight + int64(newSent) - int64(inFlight))
+	if sentDecd > 0 {
+		done *= sentMBDecd / sentDecd
+	}
 	st.busyArea.Store(st.busyArea.Load()*decay + float64(prev)*dt)
-	st.doneDecd.Store(st.doneDecd.Load()*decay + float64(done))
-	st.sentDecd.Store(st.sentDecd.Load()*decay + float64(newSent))
-	st.sentMBDecd.Store(st.sentMBDecd.Load()*decay + newMB)
+	st.doneMB.Store(st.doneMB.Load()*decay + done)
 }
 
 // send counts a request sent to the upstream for a model of mb MiB (0: none named).
@@ -196,38 +198,32 @@ func (st *State) send(mb float64) {
 	}
 }
 
-// secondsPerMB is the learned time a request spends in a slot per MiB of its model; 0 while not learned.
-func (st *State) secondsPerMB() float64 {
-	t, n, mb := st.requestTime(), st.sentDecd.Load(), st.sentMBDecd.Load()
-	if t == 0 || !(mb > 0) {
-		return 0
-	}
-	return t / (mb / n)
-}
-
-// requestTime is the learned time a request spends in a slot, in seconds; 0 while too few requests left one.
-func (st *State) requestTime() float64 {
-	n := st.doneDecd.Load()
-	if n < minLearned {
-		return 0
-	}
-	return st.busyArea.Load() / n
+// secondsPerMB is a request's time in a slot per MiB of its model: what the node learned, with prior of
+// priorMB MiB of requests at priorPerMB seconds each (see Selector.perMB). learned says whether the node's own
+// requests outweigh the prior.
+func (st *State) secondsPerMB(priorPerMB, priorMB float64) (perMB float64, learned bool) {
+	area, mb := st.busyArea.Load(), max(st.doneMB.Load(), 0)
+	return (area + priorPerMB*priorMB) / (mb + priorMB), mb >= priorMB
 }
 
 // Learned is what a State has learned, for the admin API and the status page.
 type Learned struct {
-	// RequestTime is how long a request takes in one of the node's slots; 0 while not learned.
-	RequestTime time.Duration `json:"request_time"`
-	// Requests is the number of requests that the average is over (decayed with the learn window).
-	Requests float64 `json:"requests"`
+	// SecondsPerGiB is a request's time in one of the node's slots per GiB of its model; 0 while no request
+	// left one.
+	SecondsPerGiB float64 `json:"seconds_per_gib"`
+	// GiB is the GiB of model of the requests that the average is over (decayed with the learn window).
+	GiB float64 `json:"gib"`
 	// LoadMBps is the learned load speed in MiB/s; 0 while no load was seen.
 	LoadMBps float64 `json:"load_mbps"`
 }
 
-// Learned returns what st has learned so far.
+// Learned returns what st has learned so far, without any prior.
 func (st *State) Learned() Learned {
-	return Learned{RequestTime: time.Duration(st.requestTime() * float64(time.Second)), Requests: st.doneDecd.Load(),
-		LoadMBps: st.loadMBps.Load()}
+	l := Learned{GiB: max(st.doneMB.Load(), 0) / 1024, LoadMBps: st.loadMBps.Load()}
+	if l.GiB > 0 {
+		l.SecondsPerGiB = st.busyArea.Load() / l.GiB
+	}
+	return l
 }
 
 // atomicFloat is a float64 read and written atomically.

@@ -210,16 +210,17 @@ function estimateCell(d) {
 	return td;
 }
 
-// learnedView shows what the policy learned of each upstream: how long a request takes there, how fast it loads.
+// learnedView shows what the policy learned of each upstream: how long a request takes there per GiB of its model,
+// how fast it loads models.
 function learnedView(list) {
 	const rows = list.map((u) => el("tr", "", el("td", "", u.upstream),
-		el("td", "num", u.request_time_s > 0 ? u.request_time_s.toFixed(1) + " s" : "— (default)"),
-		el("td", "num", u.requests.toFixed(1)),
-		el("td", "num", u.load_mbps > 0 ? mb(u.load_mbps) + "/s" : "— (default)")));
-	const table = el("table", "", el("thead", "", el("tr", "", el("th", "", "upstream"), el("th", "num", "request time"),
-		el("th", "num", "requests averaged"), el("th", "num", "load speed"))), el("tbody", "", ...rows));
+		el("td", "num", u.seconds_per_gib > 0 ? u.seconds_per_gib.toFixed(2) + " s" : "— (the others', or the default)"),
+		el("td", "num", u.gib.toFixed(1) + " GiB"),
+		el("td", "num", u.load_mbps > 0 ? mb(u.load_mbps) + "/s" : "— (the others', or the default)")));
+	const table = el("table", "", el("thead", "", el("tr", "", el("th", "", "upstream"), el("th", "num", "request time per GiB of model"),
+		el("th", "num", "over"), el("th", "num", "load speed"))), el("tbody", "", ...rows));
 	return el("div", "target", el("div", "target-head", el("span", "", "Learned"),
-		el("span", "muted", "per upstream, over the last minutes; defaults until learned")), table);
+		el("span", "muted", "per upstream, over the last minutes")), table);
 }
 
 function drawDecisions(list) {
