@@ -168,7 +168,7 @@ func (s *Selector) judgeModel(n *gpustats.Node, st *State, cs []Candidate, r *re
 	}
 	otherMB, since := st.pending(r.key, max(r.reserveCut, n.UpdatedUnixNano()))
 	if info.Loaded {
-		st.loaded(r.key, n.UpdatedUnixNano(), r.reserveCut, n.Report.IntervalS, s.cfg.LoadBase.Seconds())
+		st.loaded(r.key, n.UpdatedUnixNano(), r.reserveCut, n.Report.IntervalS, s.loadBaseS)
 	}
 	e.sizeMB = s.sizeMB(cs, r, info, e)
 	switch {
@@ -280,7 +280,7 @@ const priorMB = 3
 func (s *Selector) fleetPerMB(cs []Candidate, r *request) float64 {
 	if !r.timed {
 		w := s.cfg.DefaultModelMB
-		area, mb := s.cfg.RequestTime.Seconds()/s.cfg.DefaultModelMB*w, w
+		area, mb := s.requestTimeS/s.cfg.DefaultModelMB*w, w
 		for i := range cs {
 			if st := cs[i].State; st != nil {
 				area += st.busyArea.Load()
@@ -323,7 +323,7 @@ func (s *Selector) loadSpeed(st *State, cs []Candidate, r *request, e *estimate)
 	if v := s.fleetLoadMBps(cs, r); v > 0 {
 		return v, 0
 	}
-	return s.cfg.LoadMBps, s.cfg.LoadBase.Seconds()
+	return s.cfg.LoadMBps, s.loadBaseS
 }
 
 // roomMB is how much GPU memory the node could offer a model by unloading every model Ollama holds: free memory

@@ -13,6 +13,8 @@ import (
 type Selector struct {
 	cfg  Config
 	rand func() uint64
+	// The configured times in seconds, as the estimates count them.
+	loadBaseS, requestTimeS float64
 }
 
 // NewSelector returns a Selector with cfg (defaults filled in, see Config.WithDefaults). rand breaks ties and
@@ -21,7 +23,8 @@ func NewSelector(cfg Config, rand func() uint64) *Selector {
 	if rand == nil {
 		rand = randUint64
 	}
-	return &Selector{cfg: cfg.WithDefaults(), rand: rand}
+	cfg = cfg.WithDefaults()
+	return &Selector{cfg: cfg, rand: rand, loadBaseS: cfg.LoadBase.Seconds(), requestTimeS: cfg.RequestTime.Seconds()}
 }
 
 func randUint64() uint64 { return rand.Uint64() }

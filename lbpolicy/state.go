@@ -12,8 +12,10 @@ import (
 // upstream exists and passes it with every Candidate. The zero value is ready; it is safe for concurrent use,
 // takes no locks and never allocates, so its memory is fixed: a few hundred bytes per upstream.
 type State struct {
-	loads   [maxLoads]pendingLoad
-	refused [maxRefused]refusal
+	loads [maxLoads]pendingLoad
+	// lastLoadNS is when the latest of the loads started: with none since the cut, they need no reading.
+	lastLoadNS atomic.Int64
+	refused    [maxRefused]refusal
 
 	// Little's law for the node's slots, averaged over the learn window: busyArea integrates the busy slots
 	// over time and doneMB counts the MiB of model of the requests that left them (those in flight before,
@@ -69,6 +71,9 @@ func loadMB(meta uint64) float64    { return float64(meta & mbMax) }
 // pending returns the MiB of loads started at cutNS or after for other models than model, and when the load of model
 // started, 0 when none is pending.
 func (st *State) pending(model uint64, cutNS int64) (otherMB float64, sinceNS int64) {
+	if st.lastLoadNS.Load() < cutNS {
+		return 0, 0
+	}
 	for i := range st.loads {
 		l := &st.loads[i]
 		meta := l.meta.Load()
@@ -104,12 +109,16 @@ func (st *State) reserve(model uint64, mb float64, nowNS, cutNS int64) {
 	l := &st.loads[oldest]
 	l.model.Store(model)
 	l.meta.Store(v)
+	st.lastLoadNS.Store(loadStartNS(v))
 }
 
 // loaded is called when a report taken at reportNS shows model loaded: a pending load of it that started before
 // the report was taken has ended, on average half a report interval (intervalS) before it, and its time, at least
 // minS seconds (starting a runner), gives the node's load speed.
 func (st *State) loaded(model uint64, reportNS, cutNS int64, intervalS, minS float64) {
+	if st.lastLoadNS.Load() < cutNS {
+		return
+	}
 	for i := range st.loads {
 		l := &st.loads[i]
 		meta := l.meta.Load()
