@@ -9,19 +9,20 @@
 // Otherwise each gets an estimate in seconds,
 //
 //	estimate = wait + load + run
-//	run      = the node's learned time per request (else the mean the other candidates learned, else
-//	           Config.RequestTime), × 1 + (CPUSlowdown−1) × the model's share on the CPU
-//	wait     = max(0, in flight − slots + 1) ÷ slots × run; with nothing in flight, GPU utilisation ÷ 100
-//	           counts as in flight (work the gateway does not see)
+//	run      = the node's time per MiB of model (learned, with a prior of what all candidates learned, itself
+//	           with a prior of Config.RequestTime per DefaultModelMB) × the model's size,
+//	           × 1 + (CPUSlowdown−1) × the model's share on the CPU
+//	wait     = max(0, in flight − slots + 1) ÷ slots × the run of the models recently sent there; with nothing
+//	           in flight, GPU utilisation ÷ 200 counts as in flight (work the gateway does not see)
 //	load     = 0 when the model is loaded; what is left of a load an earlier request started (the herd guard);
 //	           else size ÷ load speed, plus, when Ollama must unload idle models first, their size ÷ load
 //	           speed (the reload their users will pay)
 //
 // and the lowest wins, exact ties at random. Hard limits rank below every candidate without them, whatever the
 // estimates, worst first: tried (a retry of this request), not installed, cannot hold (larger than all GPU
-// memory plus the node's RAM), refused (Refuse, after a retried 500 or 503), draining. Example: one slot, one
-// request in flight, 10 s per request: 10 + 0 + 10 = 20 s there, against 6.7 + 10 = 16.7 s on an idle node
-// that loads a 4 700 MiB model at the default 1000 MiB/s + 2 s: the idle node wins, as it would not for a 70B.
+// memory plus the node's RAM), refused (Refuse, after a retried 500 or 503), draining. Example, at the defaults:
+// a 4 GiB model resident on a node with one slot and one request in flight is 10 + 0 + 10 = 20 s away, against
+// 0 + 6.1 + 10 = 16.1 s on an idle node that loads it at 1000 MiB/s + 2 s: the idle node wins.
 //
 // Facts a report does not give take defaults, named in Decision.Defaults: slots (Config.NumParallel, Ollama's
 // 1), request time, load speed (Config.LoadMBps + LoadBase), the model's size (any other report's, else
@@ -30,9 +31,9 @@
 //
 // # What is learned
 //
-// A State learns the time a request spends in one of its node's slots by Little's law (busy slots integrated
-// over time ÷ requests sent, both decayed over LearnWindow), and the load speed from each cold load it started
-// to the first report that shows the model loaded.
+// A State learns the time a request spends in one of its node's slots per MiB of its model by Little's law (busy
+// slots integrated over time ÷ the MiB of model of the requests that left them, both decayed over LearnWindow),
+// and the load speed from each cold load it started to the first report that shows the model loaded.
 //
 // # Herd guard
 //
