@@ -38,7 +38,6 @@ var routingAssertions = []struct {
 	{"popular-model", "vram_aware", noFailures("OOM", "not installed", "503", "other")},
 	{"two-models-one-card", "vram_aware", noFailures("OOM", "not installed", "503", "other")},
 	{"cold-burst", "vram_aware", noFailures("OOM", "not installed", "503", "other")},
-	{"cold-burst", "vram_aware", coldLoadsAtMost(1, "round_robin")},
 }
 
 // check is one assertion on run s, given the runs of every policy by name.
