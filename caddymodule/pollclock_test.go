@@ -8,7 +8,7 @@ import (
 	"github.com/sollol-go/sollol/gpustats"
 )
 
-// fakeClock is a pollClock that moves only when a test runs a round, so that tests count polls per round instead
+// fakeClock is a gpustats.Clock that moves only when a test runs a round, so that tests count polls per round instead
 // of per stretch of real time.
 type fakeClock struct {
 	mu      sync.Mutex

@@ -58,20 +58,8 @@ type pollOptions struct {
 	HTTP *http.Client
 	// Clock tells the time of every decision the poller takes (when to poll, when to forget, how old the installed
 	// models are); nil means the real clock. Tests step a clock of their own.
-	Clock pollClock
+	Clock gpustats.Clock
 }
-
-// pollClock is the poller's time.
-type pollClock interface {
-	Now() time.Time
-	// After returns a channel that receives once d has passed.
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 func (o pollOptions) withDefaults() pollOptions {
 	if o.Interval <= 0 {
@@ -93,7 +81,7 @@ func (o pollOptions) withDefaults() pollOptions {
 		o.Concurrency = pollConcurrency
 	}
 	if o.Clock == nil {
-		o.Clock = realClock{}
+		o.Clock = gpustats.RealClock{}
 	}
 	return o
 }

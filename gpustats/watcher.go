@@ -104,7 +104,7 @@ func NewWatcher(client redis.UniversalClient, opts WatcherOptions) *Watcher {
 	}
 	clock := opts.Clock
 	if clock == nil {
-		clock = realClock{}
+		clock = RealClock{}
 	}
 	w := &Watcher{client: client, opts: opts, log: log, clock: clock, nodes: map[string]*Node{},
 		rechecks: map[string]bool{}, loggedAt: map[string]time.Time{}, done: make(chan struct{})}
