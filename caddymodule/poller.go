@@ -390,7 +390,7 @@ func polledNode(dial string, loaded []gpustats.LoadedModel, installed []gpustats
 	r := &gpustats.Report{Vendor: gpustats.VendorUnknown, NodeID: dial, Timestamp: gpustats.Timestamp(now),
 		GPUs: []gpustats.GPU{g}, Note: noteOllamaPoll,
 		Ollama: &gpustats.Ollama{Reachable: true, Loaded: loaded, Installed: installed}}
-	n := gpustats.NewNode(r, now)
+	n := gpustats.NewNode(r)
 	n.Polled = true
 	return n
 }

@@ -52,7 +52,7 @@ type ModelInfo struct {
 
 // NewNode derives a Node from a validated report. The second argument is unused: it is going away once its callers
 // are updated.
-func NewNode(r *Report, _ time.Time) *Node {
+func NewNode(r *Report) *Node {
 	n := &Node{Report: r, Updated: r.Time(), MemoryKnown: len(r.GPUs) > 0, Draining: r.Draining}
 	n.updatedNS = n.Updated.UnixNano()
 	n.GPU = len(r.GPUs) > 0 && r.Vendor != VendorNone

@@ -1,9 +1,6 @@
 package gpustats
 
-import (
-	"testing"
-	"time"
-)
+import "testing"
 
 func TestNewNode(t *testing.T) {
 	r := &Report{Vendor: VendorNVIDIA, NodeID: "n:1", Timestamp: 1764230000.5, Draining: true,
@@ -12,7 +9,7 @@ func TestNewNode(t *testing.T) {
 		Ollama: &Ollama{Reachable: true, NumParallel: 4, RAMMB: 64206,
 			Loaded:    []LoadedModel{{Name: "Llama3", SizeMB: 5200, SizeVRAMMB: 5000}},
 			Installed: []InstalledModel{{Name: "llama3:latest", SizeMB: 4700}, {Name: "qwen2.5:7b", SizeMB: 4500}}}}
-	n := NewNode(r, time.Time{})
+	n := NewNode(r)
 	if !n.GPU || !n.MemoryKnown || n.TotalMB != 49152 || n.FreeMB != 21000 || n.UtilizationPct != 40 || !n.Draining ||
 		!n.InstalledKnown || n.NumParallel != 4 || n.RAMMB != 64206 || n.UpdatedUnixNano() != 1764230000500000000 {
 		t.Errorf("node %+v", n)
@@ -26,11 +23,11 @@ func TestNewNode(t *testing.T) {
 
 	// A report without the ollama member, or a member without the new fields (SOLLOL's, older reporters): unknown.
 	r.Ollama = &Ollama{Reachable: true}
-	if n := NewNode(r, time.Time{}); n.NumParallel != 0 || n.RAMMB != 0 || n.InstalledKnown {
+	if n := NewNode(r); n.NumParallel != 0 || n.RAMMB != 0 || n.InstalledKnown {
 		t.Errorf("node without the members: %+v", n)
 	}
 	r.Ollama, r.GPUs[1].MemoryFreeMB = nil, Unknown
-	if n := NewNode(r, time.Time{}); n.MemoryKnown || n.TotalMB != 24576 || n.Model("llama3:latest").Loaded {
+	if n := NewNode(r); n.MemoryKnown || n.TotalMB != 24576 || n.Model("llama3:latest").Loaded {
 		t.Errorf("node without ollama, one GPU's memory unknown: %+v", n)
 	}
 }

@@ -1,13 +1,10 @@
 package gpustats
 
-import (
-	"testing"
-	"time"
-)
+import "testing"
 
 func TestSnapshotLookup(t *testing.T) {
 	node := func(id, hostname string, addrs ...string) *Node {
-		return NewNode(&Report{Vendor: VendorNVIDIA, NodeID: id, Hostname: hostname, Addresses: addrs, Timestamp: 1}, time.Unix(1, 0))
+		return NewNode(&Report{Vendor: VendorNVIDIA, NodeID: id, Hostname: hostname, Addresses: addrs, Timestamp: 1})
 	}
 	s := NewSnapshot(
 		node("10.0.0.5:11434", "gpu1", "gpu1.lan"),

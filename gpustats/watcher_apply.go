@@ -147,7 +147,7 @@ func (w *Watcher) apply(key string, data []byte, now time.Time) {
 		return
 	}
 	w.accepted.Add(1)
-	n := NewNode(r, now)
+	n := NewNode(r)
 	snap := w.Snapshot()
 	w.nodes[r.NodeID] = n
 	if snap.sameIndex(n) {
