@@ -65,8 +65,7 @@ func waitChoice(t *testing.T, p *VRAMAware, ups reverseproxy.UpstreamPool, r *ht
 func TestSelectPolledAllocations(t *testing.T) {
 	a := newFakeOllama(t, psCPU, tagsThree)
 	b := newFakeOllama(t, psLlama, tagsThree)
-	// b by another name of the loopback host: a report names a node by host, and an upstream on the same host would
-	// take a's report.
+	// b by another name of the loopback host, so that its upstream is found by neither a's address nor a's host.
 	bDial := strings.Replace(b.dial(), "127.0.0.1", "localhost", 1)
 	ups := pool(a.dial(), bDial)
 	r := modelRequest("llama3.1:8b")

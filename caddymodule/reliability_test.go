@@ -383,8 +383,7 @@ func TestSignedTelemetryThroughCaddy(t *testing.T) {
 	// Rotation done: only the new key is configured; reports signed with the old one are rejected.
 	g.load(fmt.Sprintf("redis %s\nhmac_key_file %s\nfallback first", rds.URL(), keyFile), "", a, b)
 	// The new watcher (its keys changed) first reads the keys, which hold the reports signed with the new key. Publish
-	// only after that: a resync that met one key before the publish and the other after would know b alone, and a,
-	// on the same host without a report of its own, would be matched to b's report by host (see Snapshot.Lookup).
+	// only after that, so that the retired-key reports meet a watcher that already knows both nodes.
 	until(t, "true", func() string { connected, _, _ := g.target(); return fmt.Sprint(connected) })
 	pub("old-key-0123456789", 500, 20000, time.Now())
 	// The new watcher counts from zero. It sees the two reports on the channel, or in the keys when a resync runs
