@@ -20,14 +20,15 @@
 //
 // and the lowest wins, exact ties at random. Hard limits rank below every candidate without them, whatever the
 // estimates, worst first: tried (a retry of this request), not installed, cannot hold (larger than all GPU
-// memory plus the node's RAM), refused (Refuse, after a retried 500 or 503), draining. Example, at the defaults:
+// memory plus the node's RAM), refused (Refuse, after a retried 500 or 503), draining, no fresh report. Example, at
+// the defaults:
 // a 4 GiB model resident on a node with one slot and one request in flight is 10 + 0 + 10 = 20 s away, against
 // 0 + 6.1 + 10 = 16.1 s on an idle node that loads it at 1000 MiB/s + 2 s: the idle node wins.
 //
 // Facts a report does not give take defaults, named in Decision.Defaults: slots (Config.NumParallel, Ollama's
 // 1), request time, load speed (Config.LoadMBps + LoadBase), the model's size (any other report's, else
-// DefaultModelMB), GPU memory (the model is assumed to fit) and residency (without Ollama state the model is
-// assumed not loaded). A candidate without a fresh report is estimated on these defaults.
+// DefaultModelMB), GPU memory (the model is assumed to need room made for it) and residency (without Ollama state
+// the model is assumed not loaded). A candidate without a fresh report is estimated on these defaults.
 //
 // # What is learned
 //

@@ -11,7 +11,8 @@ import (
 type tier uint8
 
 const (
-	tierDraining tier = 1 << iota
+	tierNoStats tier = 1 << iota
+	tierDraining
 	tierRefused
 	tierCannotHold
 	tierNotInstalled
@@ -98,7 +99,7 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 	run, slowdown := ahead, 1.0
 	inFlight := float64(c.InFlight)
 	if !r.fresh(n) {
-		e.reason = ReasonNoStats
+		e.reason, e.tier = ReasonNoStats, tierNoStats
 		e.defaults |= DefaultedSlots | DefaultedResidency
 		if r.model != "" {
 			e.sizeMB = s.sizeMB(cs, r, gpustats.ModelInfo{}, e)
@@ -195,7 +196,8 @@ func (s *Selector) judgeModel(n *gpustats.Node, st *State, cs []Candidate, r *re
 		e.load = max(0, load-float64(r.nowNS-since)/1e9)
 		return 1
 	case !n.MemoryKnown:
-		e.reason, e.load, e.coldMB = ReasonMemoryUnknown, load, need
+		// Whether it fits is unknown: assume it must make room for itself, the costlier case.
+		e.reason, e.load, e.coldMB = ReasonMemoryUnknown, load+need/speed, need
 		e.defaults |= DefaultedMemory
 		return 1
 	}

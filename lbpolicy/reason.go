@@ -19,13 +19,13 @@ const (
 	ReasonMakeRoom
 	// ReasonSpill: the model is larger than the room on the node's GPUs and runs partly on its CPU.
 	ReasonSpill
-	// ReasonMemoryUnknown: the node did not report its GPU memory; the model is assumed to fit.
+	// ReasonMemoryUnknown: the node did not report its GPU memory; the load was counted as one that makes room.
 	ReasonMemoryUnknown
 	// ReasonCPUOnly: the node has no GPU; the model runs on its CPU.
 	ReasonCPUOnly
 	// ReasonNoModel: the request names no model; the shortest wait won.
 	ReasonNoModel
-	// ReasonNoStats: the upstream has no fresh report; it was estimated from defaults and won.
+	// ReasonNoStats: the upstream has no fresh report, and every upstream with one had a hard limit.
 	ReasonNoStats
 	// ReasonDraining: the node is draining; nothing else was available.
 	ReasonDraining
@@ -100,7 +100,7 @@ const (
 	DefaultedLoadSpeed
 	// DefaultedModelSize: no report gives the model's size (Config.DefaultModelMB was used).
 	DefaultedModelSize
-	// DefaultedMemory: the node did not report its GPU memory; the model was assumed to fit.
+	// DefaultedMemory: the node did not report its GPU memory; the load was counted as one that makes room.
 	DefaultedMemory
 	// DefaultedResidency: the report carries no Ollama state; the model was assumed not loaded.
 	DefaultedResidency

@@ -19,7 +19,7 @@ func TestDurationsAndFirstTokenAsOllama(t *testing.T) {
 	prompt := strings.Repeat("abcd", 999) // with "user\n…\n": 4002 bytes, 1000 tokens
 	sent := clock.Now()
 	resp, err := http.Post(n.URL()+"/api/generate", "application/json",
-		strings.NewReader(`{"model":"small:1b","prompt":"`+prompt+`","options":{"num_predict":100}}`))
+		strings.NewReader(`{"model":"small:1b","prompt":"`+prompt+`","options":{"num_predict":1000}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +51,8 @@ func TestDurationsAndFirstTokenAsOllama(t *testing.T) {
 		t.Errorf("total %s < load %s + prefill %s + eval %s", total, load, prefill, time.Duration(a.EvalDuration))
 	}
 
-	// The second request came while the first held the one slot: it waited about a second, which only
-	// total_duration shows.
+	// The second request came while the first held the one slot for its 1000 tokens: it waited seconds (however
+	// late a busy machine sent it), which only total_duration shows.
 	b := <-second
 	queued := time.Duration(b.Total - b.Load - b.PromptEvalDuration - b.EvalDuration)
 	if b.Load > int64(100*time.Millisecond) || queued < 500*time.Millisecond {
