@@ -113,12 +113,6 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 		} else {
 			e.defaults |= DefaultedSlots
 		}
-		if inFlight == 0 {
-			// Work the gateway does not see (other clients, other gateways, or its own that just ended) keeps
-			// the GPU busy: count it as half a request in flight at full utilisation, as a request found
-			// running has half its time left on average.
-			inFlight = n.UtilizationPct / 200
-		}
 		if n.Draining {
 			e.tier |= tierDraining
 		}
