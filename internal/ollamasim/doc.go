@@ -2,8 +2,8 @@
 // Ollama v0.17.4 where routing cares, and nowhere else:
 //
 //   - A node has GPUs with fixed VRAM, system memory (RAMMB) and a catalogue of installed models with their sizes.
-//   - A request for a model that is not installed gets Ollama's 404, {"error":"model \"x\" not found, try pulling
-//     it first"}.
+//   - A request for a model that is not installed gets Ollama's 404, {"error":"model 'x' not found"} (on the
+//     OpenAI path {"error":{"message":…,"type":"api_error",…}}), as Ollama v0.17.4 answers.
 //   - A request for a model that is neither loaded nor loading queues for the load path, which handles one
 //     request at a time as Ollama's scheduler does; beyond MaxQueue such requests get the 503 {"error":"server
 //     busy, please try again.  maximum pending requests exceeded"}. Requests for a loaded (or loading) model

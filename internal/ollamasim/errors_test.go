@@ -9,13 +9,14 @@ func TestNotInstalledIs404WithOllamasBody(t *testing.T) {
 	n := startNode(t, 1000, nil)
 	for _, path := range []string{"/api/generate", "/api/chat"} {
 		status, ctype, body := post(t, n, path, `{"model":"nope","prompt":"hi"}`)
-		want := `{"error":"model \"nope\" not found, try pulling it first"}` + "\n"
+		// As real Ollama v0.17.4 answers (internal/ollamareal's TestMissingModel).
+		want := `{"error":"model 'nope' not found"}` + "\n"
 		if status != http.StatusNotFound || body != want || ctype != "application/json; charset=utf-8" {
 			t.Errorf("%s: %d %q %q, want 404 %q", path, status, ctype, body, want)
 		}
 	}
 	status, _, body := post(t, n, "/v1/chat/completions", `{"model":"nope","messages":[{"role":"user","content":"hi"}]}`)
-	want := `{"error":{"code":null,"message":"model \"nope\" not found, try pulling it first","param":null,"type":"not_found_error"}}` + "\n"
+	want := `{"error":{"message":"model 'nope' not found","type":"api_error","param":null,"code":null}}` + "\n"
 	if status != http.StatusNotFound || body != want {
 		t.Errorf("openai: %d %q, want 404 %q", status, body, want)
 	}

@@ -2,7 +2,6 @@ package ollamasim
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync/atomic"
@@ -105,13 +104,15 @@ func (n *Node) serveOpenAIChat(w http.ResponseWriter, r *http.Request) {
 // writeOpenAIError answers err in the OpenAI error shape Ollama uses there.
 func writeOpenAIError(w http.ResponseWriter, err error) {
 	status := errorStatus(err)
-	typ := "api_error"
-	var nf errNotFound
-	switch {
-	case status == http.StatusBadRequest:
+	typ := "api_error" // Ollama v0.17.4's type for a missing model too
+	if status == http.StatusBadRequest {
 		typ = "invalid_request_error"
-	case errors.As(err, &nf):
-		typ = "not_found_error"
 	}
-	writeJSON(w, status, map[string]any{"error": map[string]any{"message": err.Error(), "type": typ, "param": nil, "code": nil}})
+	type openAIError struct {
+		Message string  `json:"message"`
+		Type    string  `json:"type"`
+		Param   *string `json:"param"`
+		Code    *string `json:"code"`
+	}
+	writeJSON(w, status, map[string]any{"error": openAIError{Message: err.Error(), Type: typ}})
 }

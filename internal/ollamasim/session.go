@@ -11,7 +11,7 @@ import (
 type errNotFound struct{ name string }
 
 func (e errNotFound) Error() string {
-	return fmt.Sprintf("model %q not found, try pulling it first", e.name)
+	return fmt.Sprintf("model '%s' not found", e.name)
 }
 
 // session is one generation request between admission and its last token.
