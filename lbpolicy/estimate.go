@@ -32,7 +32,9 @@ type estimate struct {
 	freeMB, coldMB float64
 	// sizeMB is the model's size on the node, 0 when the request names none.
 	sizeMB float64
-	fresh  bool
+	// slots is the requests one loaded model serves at once there.
+	slots int
+	fresh bool
 }
 
 // better reports whether e ranks before o, and tie whether they rank the same.
@@ -48,12 +50,12 @@ type request struct {
 	model string
 	key   uint64
 	// nowNS is the decision's time; a report is fresh when taken between notBefore and notAfter; loads started
-	// at reserveCut or before have expired (nanoseconds since the Unix epoch).
+	// before reserveCut have expired (nanoseconds since the Unix epoch).
 	nowNS, notBefore, notAfter, reserveCut int64
-	// sizeMB is the model's size as the candidates' reports give it, perMB and loadMBps what they learned
-	// together (see fleetPerMB, fleetLoadMBps), each worked out when first needed (sized, timed, loadTimed).
+	// sizeMB is the model's size as the candidates' reports give it, and perMB and loadMBps what they learned
+	// together (see learnFleet), each worked out when first needed (sized, learned).
 	sizeMB, perMB, loadMBps float64
-	sized, timed, loadTimed bool
+	sized, learned          bool
 }
 
 func (s *Selector) begin(req Request) request {
@@ -85,9 +87,9 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 	if st == nil {
 		st = &noState
 	}
-	slots := s.cfg.NumParallel
 	// The requests ahead take the time of the models recently sent there; this one takes its model's.
-	perMB, learned := st.secondsPerMB(s.fleetPerMB(cs, r), priorMB*s.cfg.DefaultModelMB)
+	s.learnFleet(cs, r)
+	perMB, learned := st.secondsPerMB(r.perMB, priorMB*s.cfg.DefaultModelMB)
 	if !learned {
 		e.defaults |= DefaultedRequestTime
 	}
@@ -108,9 +110,7 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 		}
 	} else {
 		e.fresh = true
-		if n.NumParallel > 0 {
-			slots = n.NumParallel
-		} else {
+		if n.NumParallel == 0 {
 			e.defaults |= DefaultedSlots
 		}
 		if n.Draining {
@@ -131,7 +131,11 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 	if c.Tried {
 		e.tier |= tierTried
 	}
-	e.wait = max(0, inFlight-float64(slots)+1) / float64(slots) * ahead
+	e.slots = s.cfg.NumParallel
+	if e.fresh && n.NumParallel > 0 {
+		e.slots = n.NumParallel
+	}
+	e.wait = max(0, inFlight-float64(e.slots)+1) / float64(e.slots) * ahead
 	e.run = run * slowdown
 	e.seconds = e.wait + e.load + e.run
 	switch t := e.tier; {
@@ -271,41 +275,28 @@ func knownSizeMB(cs []Candidate, model string) float64 {
 // as one request in what they learned together.
 const priorMB = 3
 
-// fleetPerMB is a request's time in a slot per MiB of model as the candidates learned it together, with a prior
-// of one request at Config.RequestTime per DefaultModelMB.
-func (s *Selector) fleetPerMB(cs []Candidate, r *request) float64 {
-	if !r.timed {
-		w := s.cfg.DefaultModelMB
-		area, mb := s.requestTimeS/s.cfg.DefaultModelMB*w, w
-		for i := range cs {
-			if st := cs[i].State; st != nil {
-				area += st.busyArea.Load()
-				mb += max(st.doneMB.Load(), 0)
+// learnFleet works out, once per Select, what the candidates learned together: a request's time in a slot per
+// MiB of model (pooled, with a prior of one request at Config.RequestTime per DefaultModelMB) and the mean of
+// their learned load speeds (0 when none learned one).
+func (s *Selector) learnFleet(cs []Candidate, r *request) {
+	if r.learned {
+		return
+	}
+	area, mb := s.requestTimeS, s.cfg.DefaultModelMB
+	speeds, n := 0.0, 0
+	for i := range cs {
+		if st := cs[i].State; st != nil {
+			area += st.busyArea.Load()
+			mb += max(st.doneMB.Load(), 0)
+			if v := st.loadMBps.Load(); v > 0 {
+				speeds, n = speeds+v, n+1
 			}
 		}
-		r.perMB, r.timed = area/mb, true
 	}
-	return r.perMB
-}
-
-// fleetLoadMBps is the load speed assumed for a node that has loaded nothing yet: the mean of what the other
-// candidates learned, 0 when none did.
-func (s *Selector) fleetLoadMBps(cs []Candidate, r *request) float64 {
-	if !r.loadTimed {
-		sum, n := 0.0, 0
-		for i := range cs {
-			if st := cs[i].State; st != nil {
-				if v := st.loadMBps.Load(); v > 0 {
-					sum, n = sum+v, n+1
-				}
-			}
-		}
-		r.loadTimed = true
-		if n > 0 {
-			r.loadMBps = sum / float64(n)
-		}
+	r.perMB, r.learned = area/mb, true
+	if n > 0 {
+		r.loadMBps = speeds / float64(n)
 	}
-	return r.loadMBps
 }
 
 // loadSpeed is the load speed of the node whose State is st, and the seconds added to each load: as it learned
@@ -316,8 +307,8 @@ func (s *Selector) loadSpeed(st *State, cs []Candidate, r *request, e *estimate)
 		return v, 0
 	}
 	e.defaults |= DefaultedLoadSpeed
-	if v := s.fleetLoadMBps(cs, r); v > 0 {
-		return v, 0
+	if s.learnFleet(cs, r); r.loadMBps > 0 {
+		return r.loadMBps, 0
 	}
 	return s.cfg.LoadMBps, s.loadBaseS
 }

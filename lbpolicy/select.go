@@ -68,7 +68,7 @@ func (s *Selector) Select(cs []Candidate, req Request) Decision {
 		}
 		s.estimate(c, cs, &r, &e)
 		if c.State != nil {
-			c.State.sample(r.nowNS, c.InFlight, s.slots(c.Node), s.cfg.LearnWindow)
+			c.State.sample(r.nowNS, c.InFlight, e.slots, s.cfg.LearnWindow)
 		}
 		d.Available++
 		if e.fresh {
@@ -110,14 +110,6 @@ func (s *Selector) Select(cs []Candidate, req Request) Decision {
 		}
 	}
 	return d
-}
-
-// slots is the requests one loaded model serves at once on n.
-func (s *Selector) slots(n *gpustats.Node) int {
-	if n != nil && n.NumParallel > 0 {
-		return n.NumParallel
-	}
-	return s.cfg.NumParallel
 }
 
 // Refuse records that the upstream whose State is st refused model at now, as a retried 500 says: for
