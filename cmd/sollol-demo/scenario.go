@@ -109,8 +109,10 @@ type ScenarioNode struct {
 	Speed       float64  `json:"speed,omitempty"`
 	LoadMBps    float64  `json:"load_mbps,omitempty"`
 	NumParallel int      `json:"num_parallel,omitempty"`
-	MaxLoaded   int      `json:"max_loaded,omitempty"`
-	KeepAlive   duration `json:"keep_alive,omitempty"`
+	// MultiUserCache is OLLAMA_MULTIUSER_CACHE: each slot keeps one of the conversations last served.
+	MultiUserCache bool     `json:"multiuser_cache,omitempty"`
+	MaxLoaded      int      `json:"max_loaded,omitempty"`
+	KeepAlive      duration `json:"keep_alive,omitempty"`
 	// RAMMB is the node's system memory in MiB: a model larger than the free VRAM but within VRAM plus RAM
 	// loads partly on the CPU; zero is the simulator's default.
 	RAMMB float64 `json:"ram_mb,omitempty"`
@@ -224,7 +226,7 @@ func (sc *Scenario) nodeConfig(i int, clock *ollamasim.Clock, stateFile string) 
 		}
 	}
 	return ollamasim.Config{Name: n.Name, GPUs: n.GPUs, Models: models, Speed: n.Speed, LoadMBps: n.LoadMBps,
-		NumParallel: n.NumParallel, MaxLoaded: n.MaxLoaded, KeepAlive: time.Duration(n.KeepAlive), RAMMB: n.RAMMB,
+		NumParallel: n.NumParallel, MultiUserCache: n.MultiUserCache, MaxLoaded: n.MaxLoaded, KeepAlive: time.Duration(n.KeepAlive), RAMMB: n.RAMMB,
 		ParallelGain: n.ParallelGain, Clock: clock, StateFile: stateFile, StateEvery: 50 * time.Millisecond}
 }
 

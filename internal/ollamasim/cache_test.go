@@ -101,6 +101,32 @@ func TestSlotsAsOllamasRunner(t *testing.T) {
 	}
 }
 
+// TestMultiUserCache: with OLLAMA_MULTIUSER_CACHE, conversations behind one system prompt served one after the
+// other keep a slot each, the least recently used giving way, and a new conversation still finds the shared
+// system prompt cached.
+func TestMultiUserCache(t *testing.T) {
+	n := startNode(t, 200, func(c *Config) { c.NumParallel = 2; c.MultiUserCache = true; fast(c) })
+	system := nativeMessage{Role: "system", Content: strings.Repeat("be brief. ", 300)}
+	a, b, c := conversation{system}, conversation{system}, conversation{system}
+	a.turn(t, n, "hello")
+	b.turn(t, n, "hi")
+	for name, conv := range map[string]*conversation{"a": &a, "b": &b} {
+		if f := conv.turn(t, n, "next"); time.Duration(f.PromptEvalDuration) > prefillOf(10) {
+			t.Errorf("%s after the other on two slots: next turn read in %s, want a cache hit", name, time.Duration(f.PromptEvalDuration))
+		}
+	}
+	// c takes a's slot (the least recently used), with the system prompt copied from b's.
+	if f := c.turn(t, n, "hey"); time.Duration(f.PromptEvalDuration) > prefillOf(f.PromptEvalCount/3) {
+		t.Errorf("new conversation behind the shared system prompt read in %s, want the prompt cached", time.Duration(f.PromptEvalDuration))
+	}
+	if f := b.turn(t, n, "more"); time.Duration(f.PromptEvalDuration) > prefillOf(10) {
+		t.Errorf("b kept its slot: next turn read in %s, want a cache hit", time.Duration(f.PromptEvalDuration))
+	}
+	if f := a.turn(t, n, "more"); time.Duration(f.PromptEvalDuration) < prefillOf(20) {
+		t.Errorf("a, least recently used, gave its slot to c: next turn read in %s, want more than its new message", time.Duration(f.PromptEvalDuration))
+	}
+}
+
 func TestPrefillScalesWithPromptAndNodeSpeed(t *testing.T) {
 	n := startNode(t, 1000, func(c *Config) {
 		c.Speed = 2

@@ -52,6 +52,9 @@ type Config struct {
 	// NumParallel is OLLAMA_NUM_PARALLEL, the requests one loaded model serves at a time (its slots); zero means
 	// DefaultNumParallel, 1 as in Ollama.
 	NumParallel int
+	// MultiUserCache is OLLAMA_MULTIUSER_CACHE: the runner keeps the conversations last served in its slots,
+	// one each, instead of letting conversations behind a shared prefix take turns in one (see takeSlotLocked).
+	MultiUserCache bool
 	// MaxQueue is OLLAMA_MAX_QUEUE, how many requests may wait for a model load before the node answers 503;
 	// requests for a loaded model wait for a slot without limit. Zero means DefaultMaxQueue.
 	MaxQueue int

@@ -9,10 +9,11 @@ const bytesPerToken = 4
 func tokenCount(n int) int { return n / bytesPerToken }
 
 // slot is one of a loaded model's NumParallel sequences, with the prompt cache Ollama's runner keeps there: the
-// text of its last request, prompt and generated answer.
+// text of its last request, prompt and generated answer. used orders the slots by their last use.
 type slot struct {
 	inUse  bool
 	cached string
+	used   uint64
 }
 
 // render is a conversation as the runner sees it: each message's role and content, one after the other, so that
@@ -29,20 +30,38 @@ func render(b *strings.Builder, role, content string) {
 // resends it.
 const answerPrefix = "assistant\n"
 
-// takeSlotLocked takes the free slot whose cache shares the longest prefix with prompt, as Ollama's runner does
-// (findLongestCacheSlot, its default without OLLAMA_MULTIUSER_CACHE), and returns it with how many of the
-// prompt's promptTokens it already holds. At least one token is always left to read, as in the runner. A caller
+// takeSlotLocked takes a free slot for prompt as Ollama's runner does, and returns it with how many of the
+// prompt's promptTokens it already holds (at least one token is always left to read, as in the runner). A caller
 // holds a place in r.sem, so a free slot exists.
-func (r *runner) takeSlotLocked(prompt string, promptTokens int) (i, cached int) {
+//
+// By default (findLongestCacheSlot) the runner takes the free slot whose cache shares the longest prefix with
+// the prompt, the first one on a tie: conversations behind one system prompt, served one after the other, take
+// turns in one slot. With OLLAMA_MULTIUSER_CACHE (findBestCacheSlot) it takes the slot whose whole cache the
+// prompt extends, if free, else the least recently used free slot, into which it copies the longest prefix any
+// slot shares: n slots keep the n conversations last served.
+func (r *runner) takeSlotLocked(prompt string, promptTokens int, multiUser bool) (i, cached int) {
 	i, best := -1, -1
+	longest, longestAt := -1, -1
 	for j := range r.slots {
-		if s := &r.slots[j]; !s.inUse {
-			if c := commonPrefix(s.cached, prompt); c > best {
-				i, best = j, c
-			}
+		s := &r.slots[j]
+		c := commonPrefix(s.cached, prompt)
+		if c > longest {
+			longest, longestAt = c, j
+		}
+		switch {
+		case s.inUse:
+		case !multiUser && c > best, multiUser && (i < 0 || s.used < r.slots[i].used):
+			i, best = j, c
 		}
 	}
-	r.slots[i].inUse = true
+	if multiUser {
+		best = longest
+		if s := &r.slots[longestAt]; longest == len(s.cached) && !s.inUse {
+			i = longestAt
+		}
+	}
+	r.useCount++
+	r.slots[i].inUse, r.slots[i].used = true, r.useCount
 	return i, min(tokenCount(best), promptTokens-1)
 }
 

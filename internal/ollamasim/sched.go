@@ -16,9 +16,11 @@ type runner struct {
 	loadDur time.Duration
 	sem     chan struct{} // NumParallel tokens; a request holds one from taking a slot to its last token
 	slots   []slot
-	refs    int // requests between taking the runner and letting it go
-	active  int // requests holding a slot
-	decode  int // requests generating tokens
+	// useCount numbers the slots' uses, for the least recently used (Config.MultiUserCache).
+	useCount uint64
+	refs     int // requests between taking the runner and letting it go
+	active   int // requests holding a slot
+	decode   int // requests generating tokens
 	// lastUsed orders idle runners for eviction; expires is when an idle runner unloads (zero: never).
 	lastUsed, expires time.Time
 }

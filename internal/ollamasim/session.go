@@ -109,7 +109,7 @@ func (s *session) takeSlot(ctx context.Context, prompt string, promptTokens int)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	s.slot, cached = r.takeSlotLocked(prompt, promptTokens)
+	s.slot, cached = r.takeSlotLocked(prompt, promptTokens, n.cfg.MultiUserCache)
 	s.prompt = prompt
 	r.active++
 	n.setPhaseLocked(&s.phase, phaseRunning)
@@ -123,7 +123,7 @@ func (s *session) end() {
 	n, r := s.n, s.r
 	n.mu.Lock()
 	if s.slot >= 0 {
-		r.slots[s.slot] = slot{cached: s.prompt + answerPrefix + filler(0, s.generated)}
+		r.slots[s.slot] = slot{cached: s.prompt + answerPrefix + filler(0, s.generated), used: r.slots[s.slot].used}
 		r.active--
 		n.changed()
 	}
