@@ -11,7 +11,7 @@ func TestConfigDefaults(t *testing.T) {
 	got := Config{}.WithDefaults()
 	want := Config{StaleAfter: 15 * time.Second, MaxSkew: DefaultMaxSkew, HeadroomMB: 512, DefaultModelMB: 4096,
 		NumParallel: 1, RequestTime: 10 * time.Second, LoadMBps: 1000, LoadBase: 2 * time.Second, CPUSlowdown: 10,
-		LearnWindow: 2 * time.Minute, ReserveTTL: 30 * time.Second, RefuseFor: time.Minute}
+		LearnWindow: 2 * time.Minute, ReserveTTL: 30 * time.Second, RefuseFor: time.Minute, PrefillSpeed: 4000}
 	if got != want {
 		t.Errorf("defaults\n got %+v\nwant %+v", got, want)
 	}

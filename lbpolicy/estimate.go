@@ -23,10 +23,11 @@ const (
 type estimate struct {
 	tier tier
 	// wait, load and run are the seconds until a slot is free, of the cold load still to come, and of the
-	// request itself; seconds is their sum.
-	wait, load, run, seconds float64
-	reason                   Reason
-	defaults                 Defaults
+	// request itself, and saved the prefill the node's prompt cache saves of it; seconds is wait + load + run -
+	// saved.
+	wait, load, run, saved, seconds float64
+	reason                          Reason
+	defaults                        Defaults
 	// freeMB is the node's free GPU memory less pending loads, NaN when unknown; coldMB the memory this request
 	// would load cold there, 0 when none.
 	freeMB, coldMB float64
@@ -56,6 +57,7 @@ type request struct {
 	// together (see learnFleet), each worked out when first needed (sized, learned).
 	sizeMB, perMB, loadMBps float64
 	sized, learned          bool
+	prompt                  Prompt
 }
 
 func (s *Selector) begin(req Request) request {
@@ -65,7 +67,7 @@ func (s *Selector) begin(req Request) request {
 	}
 	ns := now.UnixNano()
 	r := request{model: req.Model, nowNS: ns, notBefore: ns - int64(s.cfg.StaleAfter), notAfter: ns + int64(s.cfg.MaxSkew),
-		reserveCut: ns - int64(s.cfg.ReserveTTL)}
+		reserveCut: ns - int64(s.cfg.ReserveTTL), prompt: req.Prompt}
 	if r.model != "" {
 		r.key = modelKey(r.model)
 	}
@@ -137,7 +139,14 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 	}
 	e.wait = max(0, inFlight-float64(e.slots)+1) / float64(e.slots) * ahead
 	e.run = run * slowdown
-	e.seconds = e.wait + e.load + e.run
+	if e.reason == ReasonResident {
+		// The slot that still holds the conversation reads only what is new.
+		if tokens := r.prompt.cachedOn(c.State, r.key, e.slots); tokens > 0 {
+			e.saved = min(e.run, tokens/s.cfg.PrefillSpeed*e.sizeMB/s.cfg.DefaultModelMB*slowdown)
+			e.reason = ReasonCached
+		}
+	}
+	e.seconds = e.wait + e.load + e.run - e.saved
 	switch t := e.tier; {
 	case t&tierTried != 0:
 		e.reason = ReasonTried

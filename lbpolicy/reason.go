@@ -11,6 +11,9 @@ const (
 	ReasonUnknown Reason = iota
 	// ReasonResident: the model is loaded on the node; the estimate is the wait for a slot plus the request.
 	ReasonResident
+	// ReasonCached: the model is loaded on the node and a slot there still holds the conversation's earlier
+	// prompt, so the request reads only what is new; the prefill saved was taken off the estimate.
+	ReasonCached
 	// ReasonLoading: an earlier request started loading the model on the node; this one joins that load.
 	ReasonLoading
 	// ReasonFits: the model loads cold into the node's free GPU memory.
@@ -49,6 +52,7 @@ const (
 var reasonNames = [reasonCount]string{
 	ReasonUnknown:              "unknown",
 	ReasonResident:             "resident",
+	ReasonCached:               "cached",
 	ReasonLoading:              "loading",
 	ReasonFits:                 "fits",
 	ReasonMakeRoom:             "make-room",

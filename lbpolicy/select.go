@@ -38,8 +38,9 @@ type Decision struct {
 	Index  int
 	Reason Reason
 	// Seconds is the chosen candidate's estimate of when the request is answered: Wait for a slot, then Load
-	// (what remains of a cold load), then Run (the request itself). All 0 with a fallback reason.
-	Seconds, Wait, Load, Run float64
+	// (what remains of a cold load), then Run (the request itself), less Saved (the prefill that the node's
+	// prompt cache saves). All 0 with a fallback reason.
+	Seconds, Wait, Load, Run, Saved float64
 	// Defaults names the facts of the estimate that were not known and took their defaults.
 	Defaults Defaults
 	// Node is the chosen candidate's node and NodeID its id, when it has a fresh report; else nil and empty.
@@ -98,12 +99,15 @@ func (s *Selector) Select(cs []Candidate, req Request) Decision {
 	}
 	c := &cs[d.Index]
 	d.Reason, d.Defaults, d.FreeMB = best.reason, best.defaults, best.freeMB
-	d.Seconds, d.Wait, d.Load, d.Run = best.seconds, best.wait, best.load, best.run
+	d.Seconds, d.Wait, d.Load, d.Run, d.Saved = best.seconds, best.wait, best.load, best.run, best.saved
 	if best.fresh {
 		d.Node, d.NodeID = c.Node, c.Node.Report.NodeID
 	}
 	if st := c.State; st != nil {
 		st.send(best.sizeMB)
+		if r.model != "" {
+			r.prompt.record(st, st.prompt(r.key), r.nowNS)
+		}
 		if best.fresh && best.coldMB > 0 {
 			st.reserve(r.key, best.coldMB, r.nowNS, r.reserveCut)
 			d.ReservedMB = best.coldMB

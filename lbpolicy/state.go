@@ -34,6 +34,9 @@ type State struct {
 	// recentMB is the size of the models of the last few requests sent (a moving average): what the requests in
 	// flight are likely to be for.
 	recentMB atomicFloat
+	// prompted counts the requests sent per model (by its key's low bits), each of which may take the slot that
+	// holds an earlier prompt (see Prompt.cachedOn).
+	prompted [8]atomic.Uint32
 }
 
 const (
@@ -205,6 +208,16 @@ func (st *State) send(mb float64) {
 		st.sentMB.Add(uint64(mb))
 		st.recentMB.blend(mb, 0.25)
 	}
+}
+
+// prompt counts a request sent for model and returns the count.
+func (st *State) prompt(model uint64) uint32 {
+	return st.prompted[model%uint64(len(st.prompted))].Add(1)
+}
+
+// promptSeq is the count of requests sent for model.
+func (st *State) promptSeq(model uint64) uint32 {
+	return st.prompted[model%uint64(len(st.prompted))].Load()
 }
 
 // secondsPerMB is a request's time in a slot per MiB of its model: what the node learned, with prior of

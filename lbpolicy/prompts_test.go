@@ -1,0 +1,196 @@
+package lbpolicy
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// chat is a conversation's messages as a chat client sends them, about n bytes, tagged so that two chats differ
+// from their first byte.
+func chat(tag string, n int) []byte {
+	var b bytes.Buffer
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, `{"role":"user","content":"%s %d"},`, tag, i)
+	}
+	return b.Bytes()[:n]
+}
+
+func TestPromptsMatch(t *testing.T) {
+	p := NewPrompts(64)
+	a, b := new(State), new(State)
+	turn1 := chat("one", 1000) // three whole chunks
+	m := p.Match(llama, turn1, nil)
+	if m.Known() || m.key == 0 {
+		t.Fatalf("first turn: known %v key %x, want unknown with a key", m.Known(), m.key)
+	}
+	m.record(a, a.prompt(modelKey(llama)), t0.UnixNano())
+
+	turn2 := append(append([]byte{}, turn1...), chat("two", 600)...)
+	if m := p.Match(llama, turn2, nil); m.by != a || m.Tokens != 3*PromptChunk/bytesPerToken {
+		t.Errorf("second turn: by %p (a %p) tokens %v, want a and %d", m.by, a, m.Tokens, 3*PromptChunk/bytesPerToken)
+	}
+	// The same text split between system and prompt hashes the same.
+	if m := p.Match(llama, turn2[:100], turn2[100:]); m.by != a {
+		t.Errorf("second turn in two parts: by %p, want a", m.by)
+	}
+	if m := p.Match("qwen2:7b", turn2, nil); m.Known() {
+		t.Error("the same conversation for another model matched")
+	}
+	if m := p.Match(llama, chat("other", 1600), nil); m.Known() {
+		t.Error("another conversation matched")
+	}
+	// Shorter than a chunk: nothing to match or record.
+	short := p.Match(llama, turn1[:PromptChunk-1], nil)
+	short.record(b, 1, t0.UnixNano())
+	if short.key != 0 || short.Known() {
+		t.Errorf("prompt shorter than a chunk: key %x known %v", short.key, short.Known())
+	}
+	// Turn 2 sent to b: turn 3 now matches b, with turn 2's length.
+	m = p.Match(llama, turn2, nil)
+	m.record(b, b.prompt(modelKey(llama)), t0.UnixNano())
+	turn3 := append(append([]byte{}, turn2...), chat("three", 300)...)
+	if m := p.Match(llama, turn3, nil); m.by != b || m.Tokens != 6*PromptChunk/bytesPerToken {
+		t.Errorf("third turn: by %p (b %p) tokens %v, want b and %d", m.by, b, m.Tokens, 6*PromptChunk/bytesPerToken)
+	}
+}
+
+// TestPromptsBound: the table holds a fixed number of prompts; the least recently sent of a set gives way.
+func TestPromptsBound(t *testing.T) {
+	p := NewPrompts(3)
+	if p.Len() != promptWays {
+		t.Fatalf("Len = %d, want one set of %d", p.Len(), promptWays)
+	}
+	st := new(State)
+	for i := range promptWays + 1 {
+		m := p.Match(llama, chat(fmt.Sprint("chat", i), 2*PromptChunk), nil)
+		m.record(st, 1, t0.Add(time.Duration(i)*time.Second).UnixNano())
+	}
+	for i := range promptWays + 1 {
+		text := append(chat(fmt.Sprint("chat", i), 2*PromptChunk), "more"...)
+		if known, want := p.Match(llama, text, nil).Known(), i > 0; known != want {
+			t.Errorf("chat %d known %v, want %v", i, known, want)
+		}
+	}
+	if n := NewPrompts(10000).Len(); n < 10000 || n >= 20000 {
+		t.Errorf("NewPrompts(10000).Len() = %d", n)
+	}
+}
+
+// conversationOn sends one turn of chat (n bytes) for llama to cs[i] as Select would record it, and returns the
+// next turn's text.
+func conversationOn(p *Prompts, cs []Candidate, i int, tag string) []byte {
+	turn := chat(tag, 4000)
+	m := p.Match(llama, turn, nil)
+	m.record(cs[i].State, cs[i].State.prompt(modelKey(llama)), t0.UnixNano())
+	return append(turn, chat(tag+" next", 200)...)
+}
+
+// Affinity: the node that still holds the conversation reads only what is new. 4000 bytes cached is 15 chunks,
+// 960 tokens: at 4000 tokens/s for a 4096 MiB model, 0.28s saved on the 5000 MiB llama (its run is 12.2s).
+func TestRuleAffinity(t *testing.T) {
+	resident := func() *Candidate {
+		c := up(node("n", free(15000), loaded(llama, 5000, 5000), parallel(2)))
+		return &c
+	}
+	cases := []struct {
+		name     string
+		cfg      Config
+		cands    func() []Candidate
+		on       int // where the conversation's last turn went
+		between  int // requests for llama sent there since
+		want     int
+		reason   Reason
+		minSaved float64
+	}{
+		{name: "the node that holds the conversation wins over an idle twin",
+			cands: func() []Candidate { return withState(*resident(), *resident()) },
+			on:    1, want: 1, reason: ReasonCached, minSaved: 0.28},
+		{name: "it wins with a queue shorter than the prefill saved",
+			cfg:   Config{PrefillSpeed: 100}, // 11s saved
+			cands: func() []Candidate { a, b := *resident(), *resident(); b.InFlight = 2; return withState(a, b) },
+			on:    1, want: 1, reason: ReasonCached, minSaved: 10},
+		{name: "it loses with a queue longer than the prefill saved",
+			cands: func() []Candidate { a, b := *resident(), *resident(); b.InFlight = 2; return withState(a, b) },
+			on:    1, want: 0, reason: ReasonResident},
+		{name: "two requests since on its two slots: the conversation is gone",
+			cfg:   Config{PrefillSpeed: 100},
+			cands: func() []Candidate { return withState(*resident(), *resident()) },
+			on:    1, between: 2, want: 0, reason: ReasonResident},
+		{name: "one request since on two slots: still there",
+			cfg:   Config{PrefillSpeed: 100},
+			cands: func() []Candidate { return withState(*resident(), *resident()) },
+			on:    1, between: 1, want: 1, reason: ReasonCached, minSaved: 10},
+		{name: "the model was unloaded there: no cache, the resident node wins",
+			cfg: Config{PrefillSpeed: 100},
+			cands: func() []Candidate {
+				return withState(*resident(), up(node("m", free(20000), installed(model(llama, 4700)))))
+			},
+			on: 1, want: 0, reason: ReasonResident},
+		{name: "never where it cannot be served: draining",
+			cfg: Config{PrefillSpeed: 100},
+			cands: func() []Candidate {
+				return withState(*resident(), up(node("n", free(15000), loaded(llama, 5000, 5000), draining)))
+			},
+			on: 1, want: 0, reason: ReasonResident},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewPrompts(64)
+			cs := tc.cands()
+			next := conversationOn(p, cs, tc.on, "chat")
+			for range tc.between {
+				cs[tc.on].State.prompt(modelKey(llama))
+			}
+			s := NewSelector(tc.cfg, keepFirst)
+			d := s.Select(cs, Request{Model: llama, Now: t0, Prompt: p.Match(llama, next, nil)})
+			if d.Index != tc.want || d.Reason != tc.reason || d.Saved < tc.minSaved || tc.minSaved == 0 && d.Saved != 0 {
+				t.Errorf("Select = index %d reason %s (%.2fs = wait %.2f + run %.2f - saved %.2f), want index %d reason %s, saved ≥ %.2f",
+					d.Index, d.Reason, d.Seconds, d.Wait, d.Run, d.Saved, tc.want, tc.reason, tc.minSaved)
+			}
+		})
+	}
+}
+
+// TestSelectFollowsTheConversation: Select records where it sends each turn, so every turn of a conversation
+// goes where the one before went, while another conversation between two turns on a one-slot node breaks it.
+func TestSelectFollowsTheConversation(t *testing.T) {
+	p, s := NewPrompts(64), NewSelector(Config{}, nil)
+	cs := withState(up(node("a", free(15000), loaded(llama, 5000, 5000))), up(node("b", free(15000), loaded(llama, 5000, 5000))))
+	conv := chat("chat", 1000)
+	first := s.Select(cs, Request{Model: llama, Now: t0, Prompt: p.Match(llama, conv, nil)})
+	for turn := range 5 {
+		conv = append(conv, chat(fmt.Sprint("turn", turn), 300)...)
+		d := s.Select(cs, Request{Model: llama, Now: t0, Prompt: p.Match(llama, conv, nil)})
+		if d.Index != first.Index || d.Reason != ReasonCached {
+			t.Fatalf("turn %d: index %d reason %s, want %d cached", turn+2, d.Index, d.Reason, first.Index)
+		}
+	}
+	s.Select([]Candidate{cs[first.Index]}, Request{Model: llama, Now: t0, Prompt: p.Match(llama, chat("other", 1000), nil)})
+	conv = append(conv, "more"...)
+	if d := s.Select(cs, Request{Model: llama, Now: t0, Prompt: p.Match(llama, conv, nil)}); d.Reason != ReasonResident {
+		t.Errorf("after another conversation on the one slot: reason %s, want resident", d.Reason)
+	}
+}
+
+func TestMatchAndSelectDoNotAllocate(t *testing.T) {
+	p, s := NewPrompts(1024), NewSelector(Config{}, nil)
+	cs := fleet(16)
+	text := chat("chat", 30000)
+	if a := testing.AllocsPerRun(100, func() {
+		s.Select(cs, Request{Model: llama, Now: t0, Prompt: p.Match(llama, text, nil)})
+	}); a != 0 {
+		t.Errorf("Match and Select allocate %v times per call", a)
+	}
+}
+
+// BenchmarkMatch measures hashing and looking up a long conversation's prompt (32 KiB, about 8 000 tokens).
+func BenchmarkMatch(b *testing.B) {
+	p := NewPrompts(DefaultPromptEntries)
+	text := chat("chat", 32<<10)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		p.Match(llama, text, nil)
+	}
+}
