@@ -32,6 +32,9 @@ import (
 //		request_time <duration>            # a request's time until one is learned; default 10s
 //		load_speed   <size>/s              # a cold load's speed until one is learned; default 1000MiB/s
 //		load_start   <duration>            # added to a cold load until its speed is learned; default 2s
+//		affinity     on | off              # a conversation's next turn where its prompt is cached; default on
+//		affinity_entries <n>               # prompts remembered; default 16384
+//		prefill_speed <tokens>/s           # prompt tokens read per second for a 4 GiB model; default 4000
 //		model_from   body | header <name> | off
 //		max_body     <size>
 //		node         <upstream> <node_id>  # repeatable
@@ -81,6 +84,12 @@ func (p *VRAMAware) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = speedArg(d, &p.LoadSpeed)
 		case "load_start":
 			err = durationArg(d, &p.LoadStart, "load_start <duration>, such as load_start 2s")
+		case "affinity":
+			err = onOffArg(d, &p.Affinity)
+		case "affinity_entries":
+			err = intArg(d, &p.AffinityEntries, "affinity_entries <n>, such as affinity_entries 16384")
+		case "prefill_speed":
+			err = tokenSpeedArg(d, &p.PrefillSpeed)
 		case "model_from":
 			err = p.modelFromArgs(d)
 		case "node":
@@ -108,7 +117,7 @@ func (p *VRAMAware) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 
 // caddyfileOptions are the options UnmarshalCaddyfile knows, for the error that names them.
 var caddyfileOptions = []string{"redis", "prefix", "hmac_key", "hmac_key_file", "verify_channel", "stale_after",
-	"resync", "min_free", "boost_free", "headroom", "num_parallel", "request_time", "load_speed", "load_start", "model_from", "max_body", "node", "ollama_poll",
+	"resync", "min_free", "boost_free", "headroom", "num_parallel", "request_time", "load_speed", "load_start", "affinity", "affinity_entries", "prefill_speed", "model_from", "max_body", "node", "ollama_poll",
 	"vram", "decision_header", "fallback"}
 
 func unknownOption(d *caddyfile.Dispenser) error {
@@ -186,6 +195,36 @@ func intArg(d *caddyfile.Dispenser, dst *int, form string) error {
 	}
 	*dst = n
 	return notZero(d, name, a[0], n == 0)
+}
+
+// onOffArg reads on or off.
+func onOffArg(d *caddyfile.Dispenser, dst *string) error {
+	name := d.Val()
+	a, err := args(d, 1, name+" on|off")
+	if err != nil {
+		return err
+	}
+	if a[0] != affinityOn && a[0] != affinityOff {
+		return d.Errf("%s %q: want on or off", name, a[0])
+	}
+	*dst = a[0]
+	return nil
+}
+
+// tokenSpeedArg reads a number of tokens per second such as 4000/s ("/s" may be left out).
+func tokenSpeedArg(d *caddyfile.Dispenser, dst *float64) error {
+	name := d.Val()
+	form := name + " <tokens>/s, such as " + name + " 4000/s"
+	a, err := args(d, 1, form)
+	if err != nil {
+		return err
+	}
+	v, err := strconv.ParseFloat(strings.TrimSuffix(a[0], "/s"), 64)
+	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		return d.Errf("%s %q: want prompt tokens per second; %s", name, a[0], form)
+	}
+	*dst = v
+	return notZero(d, name, a[0], v == 0)
 }
 
 // sizeArg reads a size such as 2GiB. The words of the line are one size, so that "2 GiB" reads as "2GiB" and

@@ -28,6 +28,9 @@ func TestCaddyfileEveryDirective(t *testing.T) {
 		request_time 30s
 		load_speed 2GiB/s
 		load_start 1s
+		affinity off
+		affinity_entries 4096
+		prefill_speed 8000/s
 		model_from header X-Model
 		max_body 64KiB
 		node gpu3:11434 10.0.0.7:11434
@@ -48,7 +51,7 @@ func TestCaddyfileEveryDirective(t *testing.T) {
 		p.Headroom != want.Headroom || p.ModelFrom != want.ModelFrom || p.ModelHeader != want.ModelHeader ||
 		p.MaxBody != want.MaxBody || p.Nodes["gpu3:11434"] != "10.0.0.7:11434" || p.DecisionHeader != want.DecisionHeader ||
 		p.NumParallel != 4 || p.RequestTime != caddy.Duration(30*time.Second) || p.LoadSpeed != 2<<30 ||
-		p.LoadStart != caddy.Duration(time.Second) ||
+		p.LoadStart != caddy.Duration(time.Second) || p.Affinity != "off" || p.AffinityEntries != 4096 || p.PrefillSpeed != 8000 ||
 		!strings.Contains(string(p.FallbackRaw), `"policy":"random"`) {
 		t.Errorf("parsed %+v", &p)
 	}
@@ -72,6 +75,12 @@ func TestCaddyfileEveryDirective(t *testing.T) {
 		"load_speed fast":          `load_speed "fast": want a size such as 2GiB`,
 		"load_speed 0/s":           `load_speed "0/s": zero reads as not set`,
 		"load_start 0s":            `load_start "0s": zero reads as not set`,
+		"affinity maybe":           `affinity "maybe": want on or off`,
+		"affinity":                 "affinity: want affinity on|off",
+		"affinity_entries 0":       `affinity_entries "0": zero reads as not set`,
+		"affinity_entries -3":      "vram_aware: affinity_entries -3: want 1 to 67108864 prompts",
+		"prefill_speed fast":       `prefill_speed "fast": want prompt tokens per second; prefill_speed <tokens>/s`,
+		"prefill_speed -1":         `prefill_speed "-1": want prompt tokens per second`,
 		"model_from query":         `vram_aware: model_from "query": want body, header <name> or off`,
 		"model_from header":        "vram_aware: model_from header: name the header, such as model_from header X-Model",
 		"model_from body X-Model":  `vram_aware: model_from body takes no header name ("X-Model")`,

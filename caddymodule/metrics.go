@@ -37,6 +37,21 @@ func stateFor(upstream string) *upstreamState {
 
 func (u *upstreamState) observe(r lbpolicy.Reason) { u.reasons[int(r)%reasonSlots].Add(1) }
 
+// affinityHits and affinityMisses count the requests whose prompt extends one sent before: sent where a slot
+// still held it, or elsewhere (that node's queue cost more than the prefill saved, or the slot was taken since).
+var affinityHits, affinityMisses atomic.Uint64
+
+// observeAffinity counts a decision for a request whose prompt is p.
+func observeAffinity(p *lbpolicy.Prompt, r lbpolicy.Reason) {
+	switch {
+	case !p.Known():
+	case r == lbpolicy.ReasonCached:
+		affinityHits.Add(1)
+	default:
+		affinityMisses.Add(1)
+	}
+}
+
 var (
 	descSelections = prometheus.NewDesc("caddy_vram_aware_selections_total",
 		"Upstreams chosen by the vram_aware policy, by reason (fallback:* means the fallback policy chose).",
@@ -51,6 +66,9 @@ var (
 		"Free GPU memory of each node, summed over its GPUs, as last reported.", []string{"redis", "node"}, nil)
 	descConnected = prometheus.NewDesc("caddy_vram_aware_redis_connected",
 		"1 when the watcher is connected to Redis.", []string{"redis"}, nil)
+	descAffinity = prometheus.NewDesc("caddy_vram_aware_affinity_total",
+		"Requests whose prompt extends one sent before, by result: hit (sent where a slot still holds it) or miss.",
+		[]string{"result"}, nil)
 	descPolled = prometheus.NewDesc("caddy_vram_aware_ollama_upstreams",
 		"Upstreams whose Ollama API the policy polls, by state (ok, failing, not_ollama, pending, unsupported).",
 		[]string{"state"}, nil)
@@ -60,7 +78,7 @@ var (
 type collector struct{}
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSelections, descReports, descNodes, descAge, descFree, descConnected, descPolled} {
+	for _, d := range []*prometheus.Desc{descSelections, descReports, descNodes, descAge, descFree, descConnected, descPolled, descAffinity} {
 		ch <- d
 	}
 }
@@ -75,6 +93,8 @@ func (collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		return true
 	})
+	ch <- prometheus.MustNewConstMetric(descAffinity, prometheus.CounterValue, float64(affinityHits.Load()), "hit")
+	ch <- prometheus.MustNewConstMetric(descAffinity, prometheus.CounterValue, float64(affinityMisses.Load()), "miss")
 	now := time.Now()
 	eachWatcher(func(s *sharedWatcher) {
 		target := gpustats.Redact(s.key.url)

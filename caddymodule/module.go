@@ -1,8 +1,10 @@
 package caddymodule
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/textproto"
 	"os"
@@ -97,6 +99,16 @@ type VRAMAware struct {
 	// free memory (the total less what the loaded models hold in GPU memory) and ranks such an upstream as it
 	// would one with a report; without it the upstream's free memory is unknown. Reports in Redis ignore it.
 	VRAM map[string]int64 `json:"vram,omitempty"`
+	// Affinity sends a conversation's next turn where a slot's prompt cache still holds the conversation, when
+	// the prefill that saves outweighs that node's queue: "on" (the default) or "off". It reads the prompt from
+	// the body, as model_from body does.
+	Affinity string `json:"affinity,omitempty"`
+	// AffinityEntries is how many prompts affinity remembers (24 bytes each, one per conversation in progress);
+	// default 16384.
+	AffinityEntries int `json:"affinity_entries,omitempty"`
+	// PrefillSpeed is how many prompt tokens per second a node reads for a 4 GiB model (in proportion for other
+	// sizes): the price of the prefill a cached prompt saves; default 4000.
+	PrefillSpeed float64 `json:"prefill_speed,omitempty"`
 	// DecisionHeader, when set, names a response header that tells the client which node was chosen, why, and
 	// where its stats came from (redis or ollama, when a node was chosen by its stats), such as
 	// "node=10.0.0.5:11434; reason=resident; upstream=10.0.0.5:11434; source=redis". Off by default.
@@ -110,6 +122,7 @@ type VRAMAware struct {
 	poller      *poller
 	modelFrom   string
 	modelHeader string
+	prompts     *lbpolicy.Prompts // nil with affinity off
 	log         *zap.Logger
 	pool        sync.Pool // *[]lbpolicy.Candidate, reused by decide
 	upstreams   atomic.Pointer[upstreamMap]
@@ -148,7 +161,8 @@ func (p *VRAMAware) Provision(ctx caddy.Context) error {
 		return err
 	}
 	cfg := lbpolicy.Config{StaleAfter: time.Duration(p.StaleAfter), HeadroomMB: mib(p.Headroom), NumParallel: p.NumParallel,
-		RequestTime: time.Duration(p.RequestTime), LoadMBps: mib(p.LoadSpeed), LoadBase: time.Duration(p.LoadStart)}
+		RequestTime: time.Duration(p.RequestTime), LoadMBps: mib(p.LoadSpeed), LoadBase: time.Duration(p.LoadStart),
+		PrefillSpeed: p.PrefillSpeed}
 	if p.MinFree != 0 || p.BoostFree != 0 {
 		p.log.Warn("min_free and boost_free no longer change routing: vram_aware sends each request where it is answered soonest, free memory counting through the loads it saves or costs (see README, How routing decides); remove the lines")
 	}
@@ -182,6 +196,9 @@ func (p *VRAMAware) Provision(ctx caddy.Context) error {
 		}
 	}
 	p.selector = lbpolicy.NewSelector(cfg, nil)
+	if p.Affinity != affinityOff && p.modelFrom == modelFromBody {
+		p.prompts = lbpolicy.NewPrompts(cmp.Or(p.AffinityEntries, lbpolicy.DefaultPromptEntries))
+	}
 	p.pool.New = func() any { return new([]lbpolicy.Candidate) }
 	return nil
 }
@@ -224,6 +241,12 @@ func (p *VRAMAware) validate() error {
 		return fmt.Errorf("vram_aware: request_time %s must be positive", time.Duration(p.RequestTime))
 	case p.LoadStart < 0:
 		return fmt.Errorf("vram_aware: load_start %s must be positive", time.Duration(p.LoadStart))
+	case p.Affinity != "" && p.Affinity != affinityOn && p.Affinity != affinityOff:
+		return fmt.Errorf("vram_aware: affinity %q: want on or off", p.Affinity)
+	case p.AffinityEntries < 0 || p.AffinityEntries > maxAffinityEntries:
+		return fmt.Errorf("vram_aware: affinity_entries %d: want 1 to %d prompts", p.AffinityEntries, maxAffinityEntries)
+	case p.PrefillSpeed < 0 || math.IsNaN(p.PrefillSpeed) || math.IsInf(p.PrefillSpeed, 0):
+		return fmt.Errorf("vram_aware: prefill_speed %v: want prompt tokens per second, such as prefill_speed 4000", p.PrefillSpeed)
 	case p.LoadSpeed < 0 || p.LoadSpeed > maxSize:
 		return fmt.Errorf("vram_aware: load_speed %d bytes/s: want a size per second, such as 1000MiB/s", p.LoadSpeed)
 	}
@@ -259,6 +282,13 @@ func (p *VRAMAware) validate() error {
 	}
 	return p.validatePoll()
 }
+
+// Values of affinity; maxAffinityEntries bounds affinity_entries (1 GiB of table).
+const (
+	affinityOn         = "on"
+	affinityOff        = "off"
+	maxAffinityEntries = 1 << 26
+)
 
 // maxSize bounds the sizes of the configuration: 1 PiB, beyond any GPU and any request body.
 const maxSize = 1 << 50
@@ -317,7 +347,7 @@ func (p *VRAMAware) Cleanup() error {
 // Select chooses the upstream for r: the lbpolicy decision over every upstream's latest report (from Redis, else
 // from polling), or the fallback policy when no available upstream has fresh stats.
 func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter) *reverseproxy.Upstream {
-	model, modelRef := p.requestModel(r)
+	model, prompt, modelRef := p.requestModel(r)
 	now := time.Now()
 	tried := triedUpstreams(r)
 	if tried.any() {
@@ -325,7 +355,7 @@ func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w ht
 	}
 	cs := p.pool.Get().(*[]lbpolicy.Candidate)
 	m := p.candidates(pool, now, tried, cs)
-	d := p.selector.Select(*cs, lbpolicy.Request{Model: model, Now: now})
+	d := p.selector.Select(*cs, lbpolicy.Request{Model: model, Now: now, Prompt: prompt})
 	clear(*cs) // keeps no node alive
 	*cs = (*cs)[:0]
 	p.pool.Put(cs)
@@ -346,6 +376,7 @@ func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w ht
 	if up != nil {
 		rememberTry(r, tried, up)
 	}
+	observeAffinity(&prompt, d.Reason)
 	p.record(up, m.stateOf(d.Index, up), nodeRef, modelRef, r, &d, src, now)
 	if p.DecisionHeader != "" && w != nil && up != nil {
 		v := "node=" + d.NodeID + "; reason=" + d.Reason.String() + "; upstream=" + up.Dial
@@ -434,7 +465,7 @@ func (p *VRAMAware) record(up *reverseproxy.Upstream, state *upstreamState, node
 	decisions.add(dialRef, node, model, d, src, now)
 	if ce := p.log.Check(zapcore.DebugLevel, "vram_aware decision"); ce != nil {
 		ce.Write(zap.String("upstream", dial), zap.String("reason", d.Reason.String()),
-			zap.String("node", d.NodeID), zap.String("source", src.String()), zap.Float64("seconds", d.Seconds), zap.String("defaults", d.Defaults.String()), zap.Float64("free_mb", d.FreeMB),
+			zap.String("node", d.NodeID), zap.String("source", src.String()), zap.Float64("seconds", d.Seconds), zap.Float64("saved_s", d.Saved), zap.String("defaults", d.Defaults.String()), zap.Float64("free_mb", d.FreeMB),
 			zap.Float64("reserved_mb", d.ReservedMB), zap.Int("available", d.Available), zap.Int("fresh", d.Fresh),
 			zap.String("model", deref(model)), zap.String("uri", r.RequestURI))
 	}

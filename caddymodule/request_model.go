@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/sollol-go/sollol/gpustats"
+	"github.com/sollol-go/sollol/lbpolicy"
 )
 
 // Where the requested model name comes from (model_from).
@@ -22,35 +23,48 @@ const (
 var modelPaths = []string{"/api/generate", "/api/chat", "/api/embed", "/api/embeddings",
 	"/v1/chat/completions", "/v1/completions", "/v1/embeddings"}
 
-// modelVar is the request variable that caches the model read from the body, so that retries, which call Select
-// again on the same request, do not read the body again.
-const modelVar = "vram_aware.model"
+// requestVar is the request variable that caches what was read from the body, so that retries, which call
+// Select again on the same request, do not read the body again.
+const requestVar = "vram_aware.request"
 
-// requestModel returns the canonical model a request names, or "", and a pointer to a string holding it that
-// stays valid after the request (for the decision log), or nil where keeping one would cost an allocation.
-func (p *VRAMAware) requestModel(r *http.Request) (string, *string) {
+// requestInfo is what the policy read of a request: the canonical model it names, and what its prompt shares
+// with earlier ones (affinity).
+type requestInfo struct {
+	model  string
+	prompt lbpolicy.Prompt
+}
+
+// requestModel returns the canonical model a request names, or "", what its prompt shares with earlier ones,
+// and a pointer to a string holding the model that stays valid after the request (for the decision log), or nil
+// where keeping one would cost an allocation.
+func (p *VRAMAware) requestModel(r *http.Request) (string, lbpolicy.Prompt, *string) {
 	switch p.modelFrom {
 	case modelFromHeader:
 		v := r.Header[p.modelHeader]
 		if len(v) == 0 {
-			return "", nil
+			return "", lbpolicy.Prompt{}, nil
 		}
 		if m := gpustats.CanonicalModel(v[0]); m != v[0] {
-			return m, nil
+			return m, lbpolicy.Prompt{}, nil
 		}
-		return v[0], &v[0]
+		return v[0], lbpolicy.Prompt{}, &v[0]
 	case modelFromOff:
-		return "", nil
+		return "", lbpolicy.Prompt{}, nil
 	}
-	if cached, ok := caddyhttp.GetVar(r.Context(), modelVar).(*string); ok {
-		return *cached, cached
+	if cached, ok := caddyhttp.GetVar(r.Context(), requestVar).(*requestInfo); ok {
+		return cached.model, cached.prompt, &cached.model
 	}
-	model := ""
+	info := new(requestInfo)
 	if r.Method == http.MethodPost && r.Body != nil && r.Body != http.NoBody && hasModelPath(r.URL.Path) {
-		model = gpustats.CanonicalModel(peekModel(r, p.MaxBody))
+		model, body := peekModel(r, p.MaxBody)
+		info.model = gpustats.CanonicalModel(model)
+		if p.prompts != nil && info.model != "" {
+			first, then := scanPrompt(body)
+			info.prompt = p.prompts.Match(info.model, first, then)
+		}
 	}
-	caddyhttp.SetVar(r.Context(), modelVar, &model)
-	return model, &model
+	caddyhttp.SetVar(r.Context(), requestVar, info)
+	return info.model, info.prompt, &info.model
 }
 
 func hasModelPath(path string) bool {
@@ -64,7 +78,8 @@ func hasModelPath(path string) bool {
 
 // peekModel reads at most limit bytes of the body, finds the model Ollama will read there (see scanModel), and
 // puts those bytes back in front of the rest of the body, so that the upstream receives the request unchanged.
-func peekModel(r *http.Request, limit int64) string {
+// It returns the model and the bytes read.
+func peekModel(r *http.Request, limit int64) (string, []byte) {
 	n := limit
 	if r.ContentLength >= 0 && r.ContentLength < n {
 		n = r.ContentLength
@@ -75,13 +90,13 @@ func peekModel(r *http.Request, limit int64) string {
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		// The upstream sees the same error when it reads on; route without a model.
 		r.Body = restoredBody{io.MultiReader(bytes.NewReader(buf), errReader{err}), r.Body}
-		return ""
+		return "", nil
 	}
 	r.Body = restoredBody{io.MultiReader(bytes.NewReader(buf), r.Body), r.Body}
 	// A body that goes on past the limit is cut: its model is the last one within the bytes read.
 	cut := int64(read) == limit && r.ContentLength != limit
 	model, _ := scanModel(buf, cut)
-	return model
+	return model, buf
 }
 
 // restoredBody reads the peeked bytes, then the rest; closing closes the original body.

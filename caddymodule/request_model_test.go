@@ -30,7 +30,7 @@ func TestPeekModel(t *testing.T) {
 		if tc.unknownLen {
 			r.ContentLength = -1
 		}
-		if got := peekModel(r, tc.limit); got != tc.want {
+		if got, _ := peekModel(r, tc.limit); got != tc.want {
 			t.Errorf("%s: model %q, want %q", tc.name, got, tc.want)
 		}
 		if rest, err := io.ReadAll(r.Body); err != nil || !bytes.Equal(rest, []byte(tc.body)) {
