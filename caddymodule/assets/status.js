@@ -9,6 +9,7 @@ const MAX_INSTALLED = 24;
 // What each reason means, shown when hovering it.
 const REASONS = {
 	"resident": "the model is loaded on this node: the wait for a slot plus the request",
+	"cached": "the model is loaded here and a slot still holds this conversation's prompt: the prefill saved is taken off",
 	"loading": "an earlier request is loading the model here; this one joins that load",
 	"fits": "the model loads cold into this node's free GPU memory",
 	"make-room": "the model loads cold after Ollama unloads idle models (their reload counts)",
@@ -186,7 +187,7 @@ let seen = new Set();
 function decisionRow(d, fresh) {
 	const t = new Date(d.time);
 	const time = t.toLocaleTimeString([], { hour12: false }) + "." + String(t.getMilliseconds()).padStart(3, "0");
-	const reason = el("span", "reason" + (d.reason.startsWith("fallback:") ? " fallback" : d.reason === "resident" ? " resident" : ""), d.reason);
+	const reason = el("span", "reason" + (d.reason.startsWith("fallback:") ? " fallback" : d.reason === "resident" || d.reason === "cached" ? " resident" : ""), d.reason);
 	reason.title = REASONS[d.reason] || "";
 	// Where the node's stats came from, when not from a reporter through Redis (an Ollama the gateway polls).
 	if (d.source && d.source !== "redis") reason.append(el("span", "muted", " · " + d.source));
@@ -205,7 +206,7 @@ function estimateCell(d) {
 	if (d.reason.startsWith("fallback:") || !known(d.seconds)) return el("td", "num", "—");
 	const td = el("td", "num", d.seconds.toFixed(1) + " s");
 	td.title = "wait " + d.wait_s.toFixed(1) + " s + load " + d.load_s.toFixed(1) + " s + run " + d.run_s.toFixed(1) + " s" +
-		(d.defaults ? "; defaults: " + d.defaults : "");
+		(d.saved_s ? " − prefill saved " + d.saved_s.toFixed(1) + " s" : "") + (d.defaults ? "; defaults: " + d.defaults : "");
 	if (d.defaults) td.append(el("span", "muted", " *"));
 	return td;
 }

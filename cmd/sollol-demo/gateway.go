@@ -20,18 +20,29 @@ import (
 // decisionHeader is the response header in which vram_aware names its choice and reason.
 const decisionHeader = "X-Sollol-Decision"
 
+// noAffinity is vram_aware with affinity off, for --policies.
+const noAffinity = "vram_aware_no_affinity"
+
+// isVRAMAware reports whether policy is vram_aware, with or without affinity.
+func isVRAMAware(policy string) bool { return policy == "vram_aware" || policy == noAffinity }
+
 // gatewayConfig is Caddy's JSON config: one HTTP server on addr proxying to upstreams with policy, its admin API
 // off, nothing persisted, only errors logged. vram_aware watches the Redis at redisURL under prefix and falls back to
 // least_conn, Caddy's usual choice for Ollama.
 func gatewayConfig(addr, policy string, upstreams []string, redisURL, prefix string, scale float64) ([]byte, error) {
 	sel := map[string]any{"policy": policy}
-	if policy == "vram_aware" {
+	if isVRAMAware(policy) {
+		sel["policy"] = "vram_aware"
+		if policy == noAffinity {
+			sel["affinity"] = "off"
+		}
 		sel["redis"] = redisURL
 		// The policy's defaults for what it has not learned yet, in the simulation's time: time passes scale
 		// times faster than the defaults assume (lbpolicy.DefaultRequestTime, DefaultLoadMBps, DefaultLoadBase).
 		sel["request_time"] = time.Duration(float64(lbpolicy.DefaultRequestTime) / scale).String()
 		sel["load_speed"] = int64(lbpolicy.DefaultLoadMBps * scale * (1 << 20))
 		sel["load_start"] = time.Duration(float64(lbpolicy.DefaultLoadBase) / scale).String()
+		sel["prefill_speed"] = lbpolicy.DefaultPrefillSpeed * scale
 		sel["decision_header"] = decisionHeader
 		sel["fallback"] = map[string]any{"policy": "least_conn"}
 		if prefix != "" {

@@ -53,8 +53,9 @@ func main() {
 // Policies are the selection policies compared by default, in the order they run.
 var Policies = []string{"vram_aware", "least_conn", "round_robin"}
 
-// knownPolicies are the policies --policies accepts: vram_aware and Caddy's policies that need no settings.
-var knownPolicies = []string{"vram_aware", "least_conn", "round_robin", "random", "random_choose", "first"}
+// knownPolicies are the policies --policies accepts: vram_aware (with affinity off: vram_aware_no_affinity) and
+// Caddy's policies that need no settings.
+var knownPolicies = []string{"vram_aware", noAffinity, "least_conn", "round_robin", "random", "random_choose", "first"}
 
 // options are the command line.
 type options struct {

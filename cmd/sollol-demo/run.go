@@ -75,7 +75,7 @@ func runPolicy(ctx context.Context, sc *Scenario, policy string, reqs []Request,
 	client := newHTTPClient()
 	defer client.CloseIdleConnections()
 	for _, base := range gws.bases {
-		if err := waitGateway(ctx, client, base, policy == "vram_aware"); err != nil {
+		if err := waitGateway(ctx, client, base, isVRAMAware(policy)); err != nil {
 			return nil, err
 		}
 	}
