@@ -12,7 +12,8 @@
 //	run      = the node's time per MiB of model (learned, with a prior of what all candidates learned, itself
 //	           with a prior of Config.RequestTime per DefaultModelMB) × the model's size,
 //	           × 1 + (CPUSlowdown−1) × the model's share on the CPU
-//	wait     = max(0, in flight − slots + 1) ÷ slots × the run of the models recently sent there
+//	wait     = max(0, in flight − slots + 1) ÷ slots × the run of the models recently sent there,
+//	           + min(in flight, slots − 1) × a fifth of run (decoding beside the requests in the other slots)
 //	load     = 0 when the model is loaded; what is left of a load an earlier request started (the herd guard);
 //	           else size ÷ load speed, plus, when Ollama must unload idle models first, their size ÷ load
 //	           speed (the reload their users will pay)

@@ -2,6 +2,8 @@ package lbpolicy
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -154,9 +156,35 @@ func TestIdleNodeDriftsBackToTheFleet(t *testing.T) {
 		t.Fatalf("at first the slow node runs %vs, want about its 30s", r)
 	}
 	for d := time.Second; d < 20*time.Minute; d += time.Second {
-		slow.sample(t0.Add(d).UnixNano(), 0, 1, s.Config().LearnWindow)
+		slow.sample(t0.Add(d).UnixNano(), s.sampleNS, 0, 1, s.Config().LearnWindow)
 	}
 	if r := run(20 * time.Minute); r > 4 {
 		t.Errorf("after twenty idle minutes (ten learn windows) the slow node runs %vs, want about the fleet's 3s", r)
+	}
+}
+
+// Busy slots are sampled at most every RequestTime ÷ 100: requests much shorter than that would be learned short
+// (the first decision after the dead time misses those sent and ended within it), so a shorter RequestTime, as
+// the simulator passes at 100 times real speed, learns short requests right.
+func TestLearnShortRequests(t *testing.T) {
+	for _, tc := range []struct {
+		requestTime, takes time.Duration
+	}{{100 * time.Millisecond, 36 * time.Millisecond}, {0, 3 * time.Second}, {0, 2 * time.Second}} {
+		s := NewSelector(Config{RequestTime: tc.requestTime}, nil)
+		st := new(State)
+		rng := rand.New(rand.NewPCG(1, 2))
+		var ends []time.Time
+		now := t0
+		for range 20000 {
+			// Poisson arrivals, 1.1 requests in flight on average, on four slots.
+			now = now.Add(time.Duration(rng.ExpFloat64() * float64(tc.takes) / 1.1))
+			ends = slices.DeleteFunc(ends, func(e time.Time) bool { return !e.After(now) })
+			n := node("a", free(20000), parallel(4), installed(model(llama, 4700)), loaded(llama, 5000, 5000), age(-now.Sub(t0)))
+			s.Select([]Candidate{{Node: n, State: st, Available: true, InFlight: len(ends)}}, Request{Model: llama, Now: now})
+			ends = append(ends, now.Add(tc.takes))
+		}
+		if got := st.Learned().SecondsPerGiB * 5000 / 1024; math.Abs(got-tc.takes.Seconds()) > 0.1*tc.takes.Seconds() {
+			t.Errorf("request_time %v: requests of %v learned as %.4fs, want within 10%%", tc.requestTime, tc.takes, got)
+		}
 	}
 }

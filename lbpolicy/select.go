@@ -15,6 +15,8 @@ type Selector struct {
 	rand func() uint64
 	// The configured times in seconds, as the estimates count them.
 	loadBaseS, requestTimeS float64
+	// sampleNS is how often at most an upstream's busy slots are sampled (State.sample).
+	sampleNS int64
 }
 
 // NewSelector returns a Selector with cfg (defaults filled in, see Config.WithDefaults). rand breaks ties and
@@ -24,7 +26,8 @@ func NewSelector(cfg Config, rand func() uint64) *Selector {
 		rand = randUint64
 	}
 	cfg = cfg.WithDefaults()
-	return &Selector{cfg: cfg, rand: rand, loadBaseS: cfg.LoadBase.Seconds(), requestTimeS: cfg.RequestTime.Seconds()}
+	return &Selector{cfg: cfg, rand: rand, loadBaseS: cfg.LoadBase.Seconds(), requestTimeS: cfg.RequestTime.Seconds(),
+		sampleNS: int64(cfg.RequestTime / sampleShare)}
 }
 
 func randUint64() uint64 { return rand.Uint64() }
@@ -69,7 +72,7 @@ func (s *Selector) Select(cs []Candidate, req Request) Decision {
 		}
 		s.estimate(c, cs, &r, &e)
 		if c.State != nil {
-			c.State.sample(r.nowNS, c.InFlight, e.slots, s.cfg.LearnWindow)
+			c.State.sample(r.nowNS, s.sampleNS, c.InFlight, e.slots, s.cfg.LearnWindow)
 		}
 		d.Available++
 		if e.fresh {

@@ -42,9 +42,11 @@ type State struct {
 const (
 	maxLoads   = 8
 	maxRefused = 4
-	// sampleEvery bounds how often one upstream's busy slots are sampled, so that Selects on many cores do not
-	// all write the same cache line.
-	sampleEvery = int64(100 * time.Millisecond)
+	// sampleShare bounds how often one upstream's busy slots are sampled, to once per this share of
+	// Config.RequestTime (100ms by default), so that Selects on many cores do not all write the same cache line.
+	// The first decision after that dead time misses the requests sent and ended within it: requests much
+	// shorter than it are learned short.
+	sampleShare = 100
 )
 
 // pendingLoad is a cold load that Select started: meta packs its start (milliseconds since the Unix epoch, plus
@@ -172,11 +174,11 @@ func (st *State) refuses(model uint64, cold bool, nowNS int64) bool {
 	return false
 }
 
-// sample counts, at most every sampleEvery, the slots busy at the upstream (its in-flight requests, at most
+// sample counts, at most every everyNS, the slots busy at the upstream (its in-flight requests, at most
 // slots of them) into the Little's-law average.
-func (st *State) sample(nowNS int64, inFlight, slots int, window time.Duration) {
+func (st *State) sample(nowNS, everyNS int64, inFlight, slots int, window time.Duration) {
 	last := st.sampledNS.Load()
-	if nowNS-last < sampleEvery || !st.sampledNS.CompareAndSwap(last, nowNS) {
+	if nowNS-last < everyNS || !st.sampledNS.CompareAndSwap(last, nowNS) {
 		return
 	}
 	prev := st.busy.Swap(int64(min(inFlight, slots)))

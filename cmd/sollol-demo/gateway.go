@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -55,7 +57,7 @@ func gatewayConfig(addr, policy string, upstreams []string, redisURL, prefix str
 	}
 	cfg := map[string]any{
 		"admin":   map[string]any{"disabled": true, "config": map[string]any{"persist": false}},
-		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
+		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": cmp.Or(os.Getenv("SOLLOL_DEMO_LOG_LEVEL"), "ERROR")}}},
 		"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"demo": map[string]any{
 			"listen":          []string{addr},
 			"automatic_https": map[string]any{"disable": true},
