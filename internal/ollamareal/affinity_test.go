@@ -3,6 +3,7 @@
 package ollamareal_test
 
 import (
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -28,6 +29,12 @@ func TestAffinityThroughTheGateway(t *testing.T) {
 		warm(t, s, m)
 	}
 	g := startGateway(t, "ollama_poll 200ms", "", servers...)
+	// The poller learns the upstreams from the requests the policy sees.
+	resp, err := http.Get(g.URL + "/api/version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	eventually(t, 10*time.Second, func() string {
 		return policySees(servers, func(_ *ollamareal.Server, loaded []string) bool { return slices.Contains(loaded, m.Name) })
 	})
