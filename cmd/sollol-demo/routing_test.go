@@ -21,6 +21,7 @@ var routingRuns = []struct {
 	{"popular-model", 8 * time.Minute},
 	{"two-models-one-card", 6 * time.Minute},
 	{"cold-burst", 0},
+	{"long-chats", 3 * time.Minute},
 }
 
 // routingAssertions is what the routing test asserts: for a scenario, what one policy's run must show, given
@@ -43,6 +44,9 @@ var routingAssertions = []struct {
 	{"two-models-one-card", "vram_aware", p95AtMost(1.5, "least_conn")},
 	{"cold-burst", "vram_aware", noFailures("OOM", "not installed", "503", "timeout", "other")},
 	{"cold-burst", "vram_aware", p95AtMost(2, "least_conn")},
+	{"long-chats", "vram_aware", noFailures("OOM", "not installed", "503", "timeout", "other")},
+	{"long-chats", "vram_aware", reasonSeen("cached")},
+	{"long-chats", "vram_aware", p95AtMost(1.3, "vram_aware_no_affinity")},
 }
 
 // check is one assertion on run s, given the runs of every policy by name.
@@ -81,6 +85,16 @@ func someFailures(kind string) check {
 	return check{"some failures: " + kind, nil, func(s *Summary, _ map[string]*Summary) error {
 		if failures[kind](s) == 0 {
 			return fmt.Errorf("no %s failure", kind)
+		}
+		return nil
+	}}
+}
+
+// reasonSeen asserts that some decision had reason.
+func reasonSeen(reason string) check {
+	return check{"some decisions " + reason, nil, func(s *Summary, _ map[string]*Summary) error {
+		if s.Reasons[reason] == 0 {
+			return fmt.Errorf("no decision %s among %v", reason, s.Reasons)
 		}
 		return nil
 	}}
