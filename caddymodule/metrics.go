@@ -37,6 +37,19 @@ func stateFor(upstream string) *upstreamState {
 
 func (u *upstreamState) observe(r lbpolicy.Reason) { u.reasons[int(r)%reasonSlots].Add(1) }
 
+// promptTables holds the affinity tables by their affinity_entries, kept across config reloads as the upstreams'
+// states are, so that a reload does not forget which node holds which conversation.
+var promptTables sync.Map // entries → *lbpolicy.Prompts
+
+// promptsFor returns the affinity table of entries prompts, making it on first use.
+func promptsFor(entries int) *lbpolicy.Prompts {
+	v, ok := promptTables.Load(entries)
+	if !ok {
+		v, _ = promptTables.LoadOrStore(entries, lbpolicy.NewPrompts(entries))
+	}
+	return v.(*lbpolicy.Prompts)
+}
+
 // affinityHits and affinityMisses count the requests whose prompt extends one sent before: sent where a slot
 // still held it, or elsewhere (that node's queue cost more than the prefill saved, or the slot was taken since).
 var affinityHits, affinityMisses atomic.Uint64

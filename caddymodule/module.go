@@ -103,8 +103,8 @@ type VRAMAware struct {
 	// the prefill that saves outweighs that node's queue: "on" (the default) or "off". It reads the prompt from
 	// the body, as model_from body does.
 	Affinity string `json:"affinity,omitempty"`
-	// AffinityEntries is how many prompts affinity remembers (24 bytes each, one per conversation in progress);
-	// default 16384.
+	// AffinityEntries is how many prompts affinity remembers (24 bytes each, one per conversation in progress),
+	// across config reloads; default 16384.
 	AffinityEntries int `json:"affinity_entries,omitempty"`
 	// PrefillSpeed is how many prompt tokens per second a node reads for a 4 GiB model (in proportion for other
 	// sizes): the price of the prefill a cached prompt saves; default 4000.
@@ -197,7 +197,7 @@ func (p *VRAMAware) Provision(ctx caddy.Context) error {
 	}
 	p.selector = lbpolicy.NewSelector(cfg, nil)
 	if p.Affinity != affinityOff && p.modelFrom == modelFromBody {
-		p.prompts = lbpolicy.NewPrompts(cmp.Or(p.AffinityEntries, lbpolicy.DefaultPromptEntries))
+		p.prompts = promptsFor(cmp.Or(p.AffinityEntries, lbpolicy.DefaultPromptEntries))
 	}
 	p.pool.New = func() any { return new([]lbpolicy.Candidate) }
 	return nil
@@ -355,7 +355,7 @@ func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w ht
 	}
 	cs := p.pool.Get().(*[]lbpolicy.Candidate)
 	m := p.candidates(pool, now, tried, cs)
-	d := p.selector.Select(*cs, lbpolicy.Request{Model: model, Now: now, Prompt: prompt})
+	d := p.selector.Select(*cs, lbpolicy.Request{Model: model, Now: now, Prompt: prompt, Prompts: p.prompts})
 	clear(*cs) // keeps no node alive
 	*cs = (*cs)[:0]
 	p.pool.Put(cs)

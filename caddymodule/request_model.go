@@ -28,7 +28,8 @@ var modelPaths = []string{"/api/generate", "/api/chat", "/api/embed", "/api/embe
 const requestVar = "vram_aware.request"
 
 // requestInfo is what the policy read of a request: the canonical model it names, and what its prompt shares
-// with earlier ones (affinity).
+// with earlier ones (affinity). The decision log keeps &model, and with it the whole struct, past the request and
+// past config reloads, so it holds nothing that belongs to one configuration.
 type requestInfo struct {
 	model  string
 	prompt lbpolicy.Prompt

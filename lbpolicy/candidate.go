@@ -27,7 +27,8 @@ type Request struct {
 	Model string
 	// Now is the time of the decision; the zero time means time.Now().
 	Now time.Time
-	// Prompt is what the request's prompt shares with earlier ones (Prompts.Match); Select records where it
-	// sends it. The zero Prompt turns affinity off for the request.
-	Prompt Prompt
+	// Prompt is what the request's prompt shares with earlier ones (Prompts.Match of Prompts), and Prompts the
+	// table where Select records where it sends it; nil turns affinity off for the request.
+	Prompt  Prompt
+	Prompts *Prompts
 }

@@ -58,6 +58,7 @@ type request struct {
 	sizeMB, perMB, loadMBps float64
 	sized, learned          bool
 	prompt                  Prompt
+	prompts                 *Prompts
 }
 
 func (s *Selector) begin(req Request) request {
@@ -67,7 +68,7 @@ func (s *Selector) begin(req Request) request {
 	}
 	ns := now.UnixNano()
 	r := request{model: req.Model, nowNS: ns, notBefore: ns - int64(s.cfg.StaleAfter), notAfter: ns + int64(s.cfg.MaxSkew),
-		reserveCut: ns - int64(s.cfg.ReserveTTL), prompt: req.Prompt}
+		reserveCut: ns - int64(s.cfg.ReserveTTL), prompt: req.Prompt, prompts: req.Prompts}
 	if r.model != "" {
 		r.key = modelKey(r.model)
 	}

@@ -53,7 +53,6 @@ func (p *Prompts) Len() int { return len(p.sets) * promptWays }
 
 // Prompt is what a request's prompt shares with the prompts sent before it. The zero Prompt knows nothing.
 type Prompt struct {
-	prompts *Prompts
 	// key is the hash of the model and the prompt's whole chunks, 0 when it has none.
 	key uint64
 	// Tokens is the estimate of the tokens of the longest earlier prompt that this one extends, 0 when none.
@@ -70,7 +69,7 @@ func (p Prompt) Known() bool { return p.by != nil }
 // (the text as the request carries it: the JSON of a chat's messages, or a generate request's system and
 // prompt), and finds the longest earlier prompt in the table that it extends. The text is not kept.
 func (p *Prompts) Match(model string, first, then []byte) Prompt {
-	r := Prompt{prompts: p}
+	var r Prompt
 	var d xxhash.Digest
 	d.Reset()
 	d.WriteString(model)
@@ -107,14 +106,14 @@ func (p *Prompts) find(key uint64) *promptEntry {
 }
 
 // record remembers that the prompt r was sent to st, whose count of requests for its model was then seq.
-func (r *Prompt) record(st *State, seq uint32, nowNS int64) {
-	if r.prompts == nil || r.key == 0 {
+func (p *Prompts) record(r *Prompt, st *State, seq uint32, nowNS int64) {
+	if p == nil || r.key == 0 {
 		return
 	}
 	meta := uint64(seq)<<32 | uint64(uint32(nowNS/1e9))
-	e := r.prompts.find(r.key)
+	e := p.find(r.key)
 	if e == nil {
-		set := &r.prompts.sets[r.key&r.prompts.mask]
+		set := &p.sets[r.key&p.mask]
 		e = &set[0]
 		for i := range set {
 			if set[i].key.Load() == 0 {

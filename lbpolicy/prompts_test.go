@@ -25,7 +25,7 @@ func TestPromptsMatch(t *testing.T) {
 	if m.Known() || m.key == 0 {
 		t.Fatalf("first turn: known %v key %x, want unknown with a key", m.Known(), m.key)
 	}
-	m.record(a, a.prompt(modelKey(llama)), t0.UnixNano())
+	p.record(&m, a, a.prompt(modelKey(llama)), t0.UnixNano())
 
 	turn2 := append(append([]byte{}, turn1...), chat("two", 600)...)
 	if m := p.Match(llama, turn2, nil); m.by != a || m.Tokens != 3*PromptChunk/bytesPerToken {
@@ -43,13 +43,13 @@ func TestPromptsMatch(t *testing.T) {
 	}
 	// Shorter than a chunk: nothing to match or record.
 	short := p.Match(llama, turn1[:PromptChunk-1], nil)
-	short.record(b, 1, t0.UnixNano())
+	p.record(&short, b, 1, t0.UnixNano())
 	if short.key != 0 || short.Known() {
 		t.Errorf("prompt shorter than a chunk: key %x known %v", short.key, short.Known())
 	}
 	// Turn 2 sent to b: turn 3 now matches b, with turn 2's length.
 	m = p.Match(llama, turn2, nil)
-	m.record(b, b.prompt(modelKey(llama)), t0.UnixNano())
+	p.record(&m, b, b.prompt(modelKey(llama)), t0.UnixNano())
 	turn3 := append(append([]byte{}, turn2...), chat("three", 300)...)
 	if m := p.Match(llama, turn3, nil); m.by != b || m.Tokens != 6*PromptChunk/bytesPerToken {
 		t.Errorf("third turn: by %p (b %p) tokens %v, want b and %d", m.by, b, m.Tokens, 6*PromptChunk/bytesPerToken)
@@ -65,7 +65,7 @@ func TestPromptsBound(t *testing.T) {
 	st := new(State)
 	for i := range promptWays + 1 {
 		m := p.Match(llama, chat(fmt.Sprint("chat", i), 2*PromptChunk), nil)
-		m.record(st, 1, t0.Add(time.Duration(i)*time.Second).UnixNano())
+		p.record(&m, st, 1, t0.Add(time.Duration(i)*time.Second).UnixNano())
 	}
 	for i := range promptWays + 1 {
 		text := append(chat(fmt.Sprint("chat", i), 2*PromptChunk), "more"...)
@@ -83,7 +83,7 @@ func TestPromptsBound(t *testing.T) {
 func conversationOn(p *Prompts, cs []Candidate, i int, tag string) []byte {
 	turn := chat(tag, 4000)
 	m := p.Match(llama, turn, nil)
-	m.record(cs[i].State, cs[i].State.prompt(modelKey(llama)), t0.UnixNano())
+	p.record(&m, cs[i].State, cs[i].State.prompt(modelKey(llama)), t0.UnixNano())
 	return append(turn, chat(tag+" next", 200)...)
 }
 
@@ -144,7 +144,7 @@ func TestRuleAffinity(t *testing.T) {
 				cs[tc.on].State.prompt(modelKey(llama))
 			}
 			s := NewSelector(tc.cfg, keepFirst)
-			d := s.Select(cs, Request{Model: llama, Now: t0, Prompt: p.Match(llama, next, nil)})
+			d := s.Select(cs, Request{Model: llama, Now: t0, Prompt: p.Match(llama, next, nil), Prompts: p})
 			if d.Index != tc.want || d.Reason != tc.reason || d.Saved < tc.minSaved || tc.minSaved == 0 && d.Saved != 0 {
 				t.Errorf("Select = index %d reason %s (%.2fs = wait %.2f + run %.2f - saved %.2f), want index %d reason %s, saved ≥ %.2f",
 					d.Index, d.Reason, d.Seconds, d.Wait, d.Run, d.Saved, tc.want, tc.reason, tc.minSaved)
@@ -159,17 +159,17 @@ func TestSelectFollowsTheConversation(t *testing.T) {
 	p, s := NewPrompts(64), NewSelector(Config{}, nil)
 	cs := withState(up(node("a", free(15000), loaded(llama, 5000, 5000))), up(node("b", free(15000), loaded(llama, 5000, 5000))))
 	conv := chat("chat", 1000)
-	first := s.Select(cs, Request{Model: llama, Now: t0, Prompt: p.Match(llama, conv, nil)})
+	first := s.Select(cs, Request{Model: llama, Now: t0, Prompt: p.Match(llama, conv, nil), Prompts: p})
 	for turn := range 5 {
 		conv = append(conv, chat(fmt.Sprint("turn", turn), 300)...)
-		d := s.Select(cs, Request{Model: llama, Now: t0, Prompt: p.Match(llama, conv, nil)})
+		d := s.Select(cs, Request{Model: llama, Now: t0, Prompt: p.Match(llama, conv, nil), Prompts: p})
 		if d.Index != first.Index || d.Reason != ReasonCached {
 			t.Fatalf("turn %d: index %d reason %s, want %d cached", turn+2, d.Index, d.Reason, first.Index)
 		}
 	}
-	s.Select([]Candidate{cs[first.Index]}, Request{Model: llama, Now: t0, Prompt: p.Match(llama, chat("other", 1000), nil)})
+	s.Select([]Candidate{cs[first.Index]}, Request{Model: llama, Now: t0, Prompt: p.Match(llama, chat("other", 1000), nil), Prompts: p})
 	conv = append(conv, "more"...)
-	if d := s.Select(cs, Request{Model: llama, Now: t0, Prompt: p.Match(llama, conv, nil)}); d.Reason != ReasonResident {
+	if d := s.Select(cs, Request{Model: llama, Now: t0, Prompt: p.Match(llama, conv, nil), Prompts: p}); d.Reason != ReasonResident {
 		t.Errorf("after another conversation on the one slot: reason %s, want resident", d.Reason)
 	}
 }
@@ -179,7 +179,7 @@ func TestMatchAndSelectDoNotAllocate(t *testing.T) {
 	cs := fleet(16)
 	text := chat("chat", 30000)
 	if a := testing.AllocsPerRun(100, func() {
-		s.Select(cs, Request{Model: llama, Now: t0, Prompt: p.Match(llama, text, nil)})
+		s.Select(cs, Request{Model: llama, Now: t0, Prompt: p.Match(llama, text, nil), Prompts: p})
 	}); a != 0 {
 		t.Errorf("Match and Select allocate %v times per call", a)
 	}

@@ -109,7 +109,7 @@ func (s *Selector) Select(cs []Candidate, req Request) Decision {
 	if st := c.State; st != nil {
 		st.send(best.sizeMB)
 		if r.model != "" {
-			r.prompt.record(st, st.prompt(r.key), r.nowNS)
+			r.prompts.record(&r.prompt, st, st.prompt(r.key), r.nowNS)
 		}
 		if best.fresh && best.coldMB > 0 {
 			st.reserve(r.key, best.coldMB, r.nowNS, r.reserveCut)
