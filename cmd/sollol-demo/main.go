@@ -55,7 +55,7 @@ var Policies = []string{"vram_aware", "least_conn", "round_robin"}
 
 // knownPolicies are the policies --policies accepts: vram_aware (with affinity off: vram_aware_no_affinity) and
 // Caddy's policies that need no settings.
-var knownPolicies = []string{"vram_aware", noAffinity, "least_conn", "round_robin", "random", "random_choose", "first"}
+var knownPolicies = []string{"vram_aware", "least_conn", "round_robin", "random", "random_choose", "first", noAffinity}
 
 // options are the command line.
 type options struct {
