@@ -14,6 +14,11 @@ type Load struct {
 	Since time.Time
 }
 
+// Same reports whether l and o are the same load: the same model, started the same millisecond.
+func (l Load) Same(o Load) bool {
+	return l.Model == o.Model && l.Since.UnixMilli() == o.Since.UnixMilli()
+}
+
 // ModelKey is the key under which a State holds the loads of model (canonical, gpustats.CanonicalModel): the
 // same in every gateway, since it depends only on the name.
 func ModelKey(model string) uint64 { return modelKey(model) }
