@@ -486,15 +486,15 @@ type Gateway struct {
 
 // GatewayTarget is one Redis target in GET /vram_aware/gateways: this gateway's id there and the others seen.
 type GatewayTarget struct {
-	Redis     string    `json:"redis"`
-	ID        string    `json:"id"`
-	Key       string    `json:"key"`
-	Interval  string    `json:"interval"`
-	TTL       string    `json:"ttl"`
-	Connected bool      `json:"connected"`
+	Redis     string `json:"redis"`
+	ID        string `json:"id"`
+	Key       string `json:"key"`
+	Interval  string `json:"interval"`
+	TTL       string `json:"ttl"`
+	Connected bool   `json:"connected"`
 	// Failures counts the exchanges with Redis that failed.
 	Failures uint64    `json:"failures"`
-	Others    []Gateway `json:"others"`
+	Others   []Gateway `json:"others"`
 }
 
 // Gateways returns, for every Redis target the policy shares state through, the other gateways seen.
