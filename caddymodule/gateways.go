@@ -169,8 +169,9 @@ func (p *VRAMAware) validateGateways() error {
 	return nil
 }
 
-// provisionGateways joins (or starts) this gateway's exchange with the others through the Redis target.
-func (p *VRAMAware) provisionGateways() error {
+// provisionGateways joins (or starts) this gateway's exchange with the others through the Redis target. The
+// reverse proxy's upstreams are known from the start, so that the others' counts reach its first request.
+func (p *VRAMAware) provisionGateways(ctx caddy.Context) error {
 	if p.Redis == "" {
 		if p.GatewayID != "" || p.ShareInterval != 0 {
 			p.log.Warn("vram_aware: gateway_id and share_state share state with other gateways through Redis, and redis is not set: they have no effect")
@@ -179,6 +180,11 @@ func (p *VRAMAware) provisionGateways() error {
 	}
 	if p.ShareStateOff {
 		return nil
+	}
+	if dials, ok := staticUpstreams(ctx); ok {
+		for _, d := range dials {
+			stateFor(d)
+		}
 	}
 	interval := time.Duration(p.ShareInterval)
 	if interval == 0 {

@@ -178,7 +178,7 @@ func (p *VRAMAware) Provision(ctx caddy.Context) error {
 		}
 		p.shared.stale.Store(int64(cfg.WithDefaults().StaleAfter))
 	}
-	if err := p.provisionGateways(); err != nil {
+	if err := p.provisionGateways(ctx); err != nil {
 		return fmt.Errorf("vram_aware: share_state: %w", err)
 	}
 	if !p.OllamaPollOff {
