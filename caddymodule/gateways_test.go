@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -9,6 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
+	"github.com/sollol-go/sollol/gpustats"
+	"github.com/sollol-go/sollol/internal/redistest"
 	"github.com/sollol-go/sollol/lbpolicy"
 )
 
@@ -121,5 +125,48 @@ func TestGatewayKeyspace(t *testing.T) {
 	}
 	if ks := gatewayKeyspace("fleet2:gpu:"); ks != "sollol:gateway:fleet2:gpu:" {
 		t.Errorf("keyspace of another prefix: %q", ks)
+	}
+}
+
+// On a Cluster the gateways' keys spread over the masters: every one is read, this process's own left out.
+func TestGatewayReadsEveryMasterOfACluster(t *testing.T) {
+	cl := redistest.StartCluster(t)
+	client, err := gpustats.NewClient(cl.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	shared := &sharedWatcher{client: client}
+	shared.stale.Store(int64(15 * time.Second))
+	s := &sharer{key: sharerKey{id: "me"}, client: client, name: GatewayKeyspace + "me", pattern: GatewayKeyspace + "*",
+		ttl: 3 * time.Second, shared: shared, log: zap.NewNop()}
+	ctx := context.Background()
+	if err := s.write(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for i := range 12 {
+		id := fmt.Sprintf("gw-%d", i)
+		b, _ := encodeGateway(&gatewayDoc{ID: id, Process: "other", At: time.Now().UnixMilli(), Upstreams: map[string]int{"u": 1}})
+		if err := client.Set(ctx, GatewayKeyspace+id, b, time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		want[id] = true
+	}
+	docs, err := s.read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range docs {
+		if !want[d.ID] {
+			t.Errorf("read %q, not another gateway's", d.ID)
+		}
+		delete(want, d.ID)
+	}
+	if len(want) > 0 {
+		t.Errorf("not read: %v", want)
+	}
+	if ttl := client.PTTL(ctx, s.name).Val(); ttl <= 0 || ttl > 3*time.Second {
+		t.Errorf("own key's TTL %s, want at most 3s", ttl)
 	}
 }
