@@ -226,15 +226,23 @@ type sharer struct {
 	imported map[string][]lbpolicy.Load
 	down     atomic.Bool
 	failures atomic.Uint64
-	bad      time.Time // when a bad document was last logged
+	// exchanges counts the exchanges that worked.
+	exchanges atomic.Uint64
+	bad       time.Time // when a bad document was last logged
 }
 
 func acquireSharer(shared *sharedWatcher, id string, interval time.Duration, log *zap.Logger) (*sharer, error) {
 	key := sharerKey{watcher: shared.key, id: id, interval: interval}
 	v, _, err := sharers.LoadOrNew(key, func() (caddy.Destructor, error) {
+		// A client of its own on the same target (Sentinel and Cluster alike), with one connection (per master), so
+		// that the exchange never competes with the watcher for its connections.
+		client, err := gpustats.NewClientDefaults(shared.key.url, gpustats.ClientDefaults{PoolSize: 1})
+		if err != nil {
+			return nil, err
+		}
 		ks := gatewayKeyspace(shared.key.prefix)
 		ctx, cancel := context.WithCancel(context.Background())
-		s := &sharer{key: key, client: shared.client, name: ks + id, pattern: ks + "*", interval: interval,
+		s := &sharer{key: key, client: client, name: ks + id, pattern: ks + "*", interval: interval,
 			ttl: shareTTL(interval), shared: shared, cancel: cancel, done: make(chan struct{}),
 			log: log.With(zap.String("redis", gpustats.Redact(shared.key.url)), zap.String("gateway_id", id))}
 		go s.run(ctx)
@@ -260,7 +268,7 @@ func (s *sharer) Destruct() error {
 	defer cancel()
 	s.client.Del(ctx, s.name)
 	eachUpstreamState(func(_ string, u *upstreamState) { u.fleet.others.Store(0) })
-	return nil
+	return s.client.Close()
 }
 
 // nudge asks for this gateway's key to be written soon: it started a cold load. Safe on Select's path: one
@@ -319,9 +327,11 @@ func (s *sharer) exchange(ctx context.Context, now time.Time, read bool) error {
 // alone: what the others said last is forgotten.
 func (s *sharer) noteError(ctx context.Context, err error) {
 	switch {
-	case err == nil && s.down.Load():
-		s.down.Store(false)
-		s.log.Info("vram_aware: sharing state with the other gateways again")
+	case err == nil:
+		s.exchanges.Add(1)
+		if s.down.Swap(false) {
+			s.log.Info("vram_aware: sharing state with the other gateways again")
+		}
 	case err != nil:
 		s.failures.Add(1)
 		if s.down.Load() || ctx.Err() != nil {
@@ -498,9 +508,10 @@ type GatewayTarget struct {
 	Interval  string `json:"interval"`
 	TTL       string `json:"ttl"`
 	Connected bool   `json:"connected"`
-	// Failures counts the exchanges with Redis that failed.
-	Failures uint64    `json:"failures"`
-	Others   []Gateway `json:"others"`
+	// Exchanges and Failures count the exchanges with Redis that worked and that failed.
+	Exchanges uint64    `json:"exchanges"`
+	Failures  uint64    `json:"failures"`
+	Others    []Gateway `json:"others"`
 }
 
 // Gateways returns, for every Redis target the policy shares state through, the other gateways seen.
@@ -509,7 +520,7 @@ func Gateways() []GatewayTarget {
 	sharers.Range(func(_, v any) bool {
 		s := v.(*sharer)
 		t := GatewayTarget{Redis: gpustats.Redact(s.key.watcher.url), ID: s.key.id, Key: s.name, Interval: s.interval.String(),
-			TTL: s.ttl.String(), Connected: !s.down.Load(), Failures: s.failures.Load(), Others: []Gateway{}}
+			TTL: s.ttl.String(), Connected: !s.down.Load(), Exchanges: s.exchanges.Load(), Failures: s.failures.Load(), Others: []Gateway{}}
 		if p := s.peers.Load(); p != nil {
 			t.Others = *p
 		}
