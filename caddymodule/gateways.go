@@ -323,7 +323,7 @@ func (s *sharer) exchange(ctx context.Context, now time.Time, read bool) error {
 	return nil
 }
 
-// noteError warns once when the exchange fails, and says when it works again. Meanwhile the gateway decides
+// noteError logs once when the exchange fails, and says when it works again. Meanwhile the gateway decides
 // alone: what the others said last is forgotten.
 func (s *sharer) noteError(ctx context.Context, err error) {
 	switch {
@@ -338,8 +338,15 @@ func (s *sharer) noteError(ctx context.Context, err error) {
 			return
 		}
 		s.down.Store(true)
-		s.log.Warn("vram_aware: cannot share state with the other gateways; deciding alone until Redis answers", zap.Error(err))
 		s.merge(nil, time.Now())
+		// Redis unreachable: the watcher's warning says so already. Redis refusing (an ACL without SET on the
+		// gateways' keys) is this exchange's own failure.
+		var refused redis.Error
+		if errors.As(err, &refused) {
+			s.log.Warn("vram_aware: cannot share state with the other gateways; deciding alone", zap.Error(err))
+		} else {
+			s.log.Info("vram_aware: cannot share state with the other gateways; deciding alone until Redis answers", zap.Error(err))
+		}
 	}
 }
 

@@ -44,11 +44,18 @@ func TestGatewaysTwoProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	data := t.TempDir() // shared: both processes get the same Caddy instance id
-	a := startCaddyProcess(t, bin, data, "gateway_id gw-a", rds.URL(), n1, n2)
-	b := startCaddyProcess(t, bin, data, "", rds.URL(), n1, n2)
+	// Both processes have the same Caddy instance id, as two on one machine would (in data directories of their
+	// own, as Caddy's local CA must not be created by two processes at once).
+	const instance = "0b6a4e2c-5d8f-4c1a-9e3b-7f2d1c0a9b8e"
+	a := startCaddyProcess(t, bin, caddyData(t, instance), "gateway_id gw-a", rds.URL(), n1, n2)
+	b := startCaddyProcess(t, bin, caddyData(t, instance), "", rds.URL(), n1, n2)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("gateway A's log:\n%s", a.log.String())
+		}
+	})
 	bID := b.waitPeer(t, "gw-a")
-	if a.waitPeer(t, bID) == "" || !strings.Contains(bID, "-") {
+	if a.waitPeer(t, bID) == "" || !strings.HasPrefix(bID, instance+"-") {
 		t.Fatalf("B's default id %q", bID)
 	}
 	name := map[string]string{n1.Listener.Addr().String(): "n1", n2.Listener.Addr().String(): "n2"}
@@ -132,6 +139,19 @@ func TestGatewaysTwoProcesses(t *testing.T) {
 	if n := strings.Count(b.log.String(), "cannot share state with the other gateways"); n != 1 {
 		t.Errorf("%d warnings with Redis down, want 1:\n%s", n, b.log.String())
 	}
+}
+
+// caddyData returns a data directory (XDG_DATA_HOME) whose Caddy instance id is instance.
+func caddyData(t *testing.T, instance string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "caddy"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "caddy", "instance.uuid"), []byte(instance), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // buildCaddy builds cmd/caddy into the test's temporary directory.
