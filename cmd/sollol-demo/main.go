@@ -12,6 +12,7 @@
 //
 //	sollol-demo [--scenario scenarios/default.json] [--policies vram_aware,least_conn,round_robin]
 //	            [--repeat N] [--seed N] [--json FILE] [--chart FILE] [--redis URL] [--details] [--quiet]
+//	            [--gateways N] [--share-state on|off]
 //
 // A scenario (JSON, see Scenario) sets the nodes, the models and the workload; scenarios/ holds the shipped ones.
 // Every socket the demo opens is on 127.0.0.1, except the Redis named by --redis; there its keys live under a
