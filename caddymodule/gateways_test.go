@@ -170,3 +170,31 @@ func TestGatewayReadsEveryMasterOfACluster(t *testing.T) {
 		t.Errorf("own key's TTL %s, want at most 3s", ttl)
 	}
 }
+
+// Through Sentinel the exchange writes and reads on the master, as the watcher does.
+func TestGatewaySharesThroughSentinel(t *testing.T) {
+	sn := redistest.StartSentinel(t, 1)
+	client, err := gpustats.NewClient(sn.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	shared := &sharedWatcher{client: client}
+	shared.stale.Store(int64(15 * time.Second))
+	s := &sharer{key: sharerKey{id: "me"}, client: client, name: GatewayKeyspace + "me", pattern: GatewayKeyspace + "*",
+		ttl: 3 * time.Second, shared: shared, log: zap.NewNop()}
+	ctx := context.Background()
+	b, _ := encodeGateway(&gatewayDoc{ID: "other", Process: "other", Upstreams: map[string]int{"u": 2}})
+	if err := client.Set(ctx, GatewayKeyspace+"other", b, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.exchange(ctx, time.Now(), true); err != nil {
+		t.Fatal(err)
+	}
+	if p := s.peers.Load(); p == nil || len(*p) != 1 || (*p)[0].ID != "other" || (*p)[0].InFlight["u"] != 2 {
+		t.Errorf("peers through Sentinel: %+v", p)
+	}
+	if n, _ := client.Exists(ctx, s.name).Result(); n != 1 {
+		t.Error("own key not written through Sentinel")
+	}
+}
