@@ -94,7 +94,7 @@ func freeAddr() (string, error) {
 }
 
 // gatewayOpts are the gateways' settings: the scenario's time scale, and whether vram_aware's gateways share
-// state (share_state) or each decides alone.
+// state (share_state) or each decides alone; one gateway alone has no one to share with.
 type gatewayOpts struct {
 	scale    float64
 	shareOff bool
