@@ -217,18 +217,17 @@ type sharer struct {
 	nudged   atomic.Bool
 	cancel   context.CancelFunc
 	done     chan struct{}
-	// peers are the other gateways as last read, for the admin API.
-	peers atomic.Pointer[[]Gateway]
+	// peers are the other gateways as last read, for the admin API; down says whether the last exchange failed,
+	// exchanges and failures count them.
+	peers               atomic.Pointer[[]Gateway]
+	down                atomic.Bool
+	exchanges, failures atomic.Uint64
 
-	// Written by run only.
-	last     []byte    // the last document written, without its time
-	lastAt   time.Time // when it was written
-	imported map[string][]lbpolicy.Load
-	down     atomic.Bool
-	failures atomic.Uint64
-	// exchanges counts the exchanges that worked.
-	exchanges atomic.Uint64
-	bad       time.Time // when a bad document was last logged
+	// Used by run only.
+	last     []byte                     // the last document written, without its time
+	lastAt   time.Time                  // when it was written
+	imported map[string][]lbpolicy.Load // the others' loads held here, by upstream: not written back as ours
+	bad      time.Time                  // when a bad document was last logged
 }
 
 func acquireSharer(shared *sharedWatcher, id string, interval time.Duration, log *zap.Logger) (*sharer, error) {
