@@ -22,6 +22,8 @@ func init() {
 //
 //	GET /vram_aware/nodes       every Redis target: connection state, report counters, and each node's report
 //	GET /vram_aware/decisions   the latest decisions, newest first (?limit=N, at most 256)
+//	GET /vram_aware/gateways    every Redis target shared with other gateways: this gateway's id and the others seen
+//	GET /vram_aware/upstreams   what the policy learned of each upstream
 type adminAPI struct{}
 
 // CaddyModule returns the Caddy module information.
@@ -34,6 +36,9 @@ func (adminAPI) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{
 		{Pattern: "/vram_aware/nodes", Handler: caddy.AdminHandlerFunc(serveNodes)},
 		{Pattern: "/vram_aware/decisions", Handler: caddy.AdminHandlerFunc(serveDecisions)},
+		{Pattern: "/vram_aware/gateways", Handler: caddy.AdminHandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+			return writeJSON(w, Gateways())
+		})},
 		{Pattern: "/vram_aware/upstreams", Handler: caddy.AdminHandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
 			return writeJSON(w, Upstreams())
 		})},

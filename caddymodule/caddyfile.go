@@ -42,6 +42,8 @@ import (
 //		vram         <upstream> <size>     # repeatable: total GPU memory of a polled upstream
 //		decision_header <name>
 //		fallback     <policy> [{ … }]
+//		gateway_id   <id>                  # this gateway among several; default Caddy's instance id and pid
+//		share_state  <interval> | off      # share in-flight counts and pending loads with the other gateways; default 250ms
 //	}
 //
 // The parser reads values; what they may be is Validate's, which it calls at the end so that a bad Caddyfile
@@ -102,6 +104,8 @@ func (p *VRAMAware) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = stringArg(d, &p.DecisionHeader, "decision_header <name>, such as decision_header X-Vram-Aware")
 		case "fallback":
 			err = p.fallbackArgs(d)
+		case "gateway_id", "share_state":
+			err = p.gatewayArg(d) // gateways.go
 		default:
 			return unknownOption(d)
 		}
@@ -118,7 +122,7 @@ func (p *VRAMAware) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // caddyfileOptions are the options UnmarshalCaddyfile knows, for the error that names them.
 var caddyfileOptions = []string{"redis", "prefix", "hmac_key", "hmac_key_file", "verify_channel", "stale_after",
 	"resync", "min_free", "boost_free", "headroom", "num_parallel", "request_time", "load_speed", "load_start", "affinity", "affinity_entries", "prefill_speed", "model_from", "max_body", "node", "ollama_poll",
-	"vram", "decision_header", "fallback"}
+	"vram", "decision_header", "fallback", "gateway_id", "share_state"}
 
 func unknownOption(d *caddyfile.Dispenser) error {
 	return d.Errf("unrecognized vram_aware option %q%s; the options are %s", d.Val(), didYouMean(d.Val(), caddyfileOptions),

@@ -317,6 +317,7 @@ func TestReloadsLeakNothing(t *testing.T) {
 	g := startGateway(t, "redis "+rds.URL(), a, b)
 	publish(t, rds, map[*ollama]nodeSpec{a: {free: 20000}, b: {free: 500}})
 	until(t, "a", func() string { return g.post("/api/chat", steer) })
+	waitSharing(t)
 	clients := redisClients(t, rds)
 	baseClients, baseGoroutines := clients(), ourGoroutines()
 	for i := range 20 {
@@ -334,6 +335,21 @@ func TestReloadsLeakNothing(t *testing.T) {
 				ourGoroutines(), baseGoroutines, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitSharing waits until the gateway shares state with the others (share_state), so that its connection counts.
+func waitSharing(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if g := caddymodule.Gateways(); len(g) == 1 && g[0].Exchanges > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the gateway never shared state: %+v", caddymodule.Gateways())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -23,6 +23,7 @@ const reasonSlots = 32
 type upstreamState struct {
 	reasons [reasonSlots]atomic.Uint64
 	policy  lbpolicy.State
+	fleet   fleetState // what the other gateways said of the upstream (gateways.go)
 }
 
 // stateFor returns upstream's state, adding it on first use. The upstream map keeps the states of its upstreams,

@@ -115,10 +115,13 @@ type VRAMAware struct {
 	DecisionHeader string `json:"decision_header,omitempty"`
 	// FallbackRaw is the policy that decides when no available upstream has a fresh report; default least_conn.
 	FallbackRaw json.RawMessage `json:"fallback,omitempty" caddy:"namespace=http.reverse_proxy.selection_policies inline_key=policy"`
+	// Gateways: see gateways.go.
+	gatewayOptions
 
 	fallback    reverseproxy.Selector
 	selector    *lbpolicy.Selector
 	shared      *sharedWatcher
+	sharer      *sharer
 	poller      *poller
 	modelFrom   string
 	modelHeader string
@@ -188,6 +191,9 @@ func (p *VRAMAware) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("vram_aware: redis %s: %w", gpustats.Redact(url), err)
 		}
 		p.shared.stale.Store(int64(cfg.WithDefaults().StaleAfter))
+	}
+	if err := p.provisionGateways(ctx); err != nil {
+		return fmt.Errorf("vram_aware: share_state: %w", err)
 	}
 	if !p.OllamaPollOff {
 		interval, _ := p.pollInterval()
@@ -280,6 +286,9 @@ func (p *VRAMAware) validate() error {
 			return fmt.Errorf("vram_aware: node %q %q: want node <upstream> <node_id>", up, id)
 		}
 	}
+	if err := p.validateGateways(); err != nil {
+		return err
+	}
 	return p.validatePoll()
 }
 
@@ -339,6 +348,7 @@ func (p *VRAMAware) validatePoll() error {
 // requests of the old configuration may still be choosing upstreams while it is cleaned up, and a stopped
 // watcher or poller still answers with its last state.
 func (p *VRAMAware) Cleanup() error {
+	releaseSharer(p.sharer)
 	releaseWatcher(p.shared)
 	releasePoller(p.poller)
 	return nil
@@ -377,6 +387,9 @@ func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w ht
 		rememberTry(r, tried, up)
 	}
 	observeAffinity(&prompt, d.Reason)
+	if d.ReservedMB > 0 {
+		p.sharer.nudge() // the other gateways should hear of the load soon
+	}
 	p.record(up, m.stateOf(d.Index, up), nodeRef, modelRef, r, &d, src, now)
 	if p.DecisionHeader != "" && w != nil && up != nil {
 		v := "node=" + d.NodeID + "; reason=" + d.Reason.String() + "; upstream=" + up.Dial
@@ -401,8 +414,9 @@ func (p *VRAMAware) candidates(pool reverseproxy.UpstreamPool, now time.Time, tr
 			n, mapped = p.lookUpNode(m, snap, i, u, now, staleBefore)
 		}
 		all = all && mapped
-		*cs = append(*cs, lbpolicy.Candidate{Node: n, State: &m.stateOf(i, u).policy, Available: u.Available(),
-			Tried: tried.has(u), InFlight: u.NumRequests()})
+		st := m.stateOf(i, u)
+		*cs = append(*cs, lbpolicy.Candidate{Node: n, State: &st.policy, Available: u.Available(),
+			Tried: tried.has(u), InFlight: u.NumRequests(), OthersInFlight: int(st.fleet.others.Load())})
 	}
 	if !all {
 		refreshUpstreamMap(&p.upstreams, pool, snap, p.Nodes, now)

@@ -24,6 +24,7 @@ func TestHundredReloadsUnderLoad(t *testing.T) {
 	}
 	g := startGateway(t, policy(0), a, b)
 	until(t, "b", func() string { return g.post("/api/chat", steer) })
+	waitSharing(t)
 
 	clients := redisClients(t, rds)
 	heap := func() uint64 {

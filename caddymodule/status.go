@@ -29,6 +29,7 @@ func init() {
 //	/fleet/nodes.json       every Redis target: connection state, report counters, and each node's latest report
 //	/fleet/decisions.json   the latest decisions, newest first (?limit=N, at most 256)
 //	/fleet/ollama.json      the upstreams the policy polls directly (ollama_poll) and what each answered
+//	/fleet/gateways.json    the other gateways this one shares state with (share_state), as the admin API's /vram_aware/gateways
 //
 // The JSON documents are those of the admin API's /vram_aware/nodes and /vram_aware/decisions. A request for the
 // mount path without its trailing slash is redirected to it, so that the page's relative links resolve under it.
@@ -76,6 +77,8 @@ func (Status) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 		return statusJSON(w, PolledUpstreams())
 	case "upstreams.json":
 		return statusJSON(w, Upstreams())
+	case "gateways.json":
+		return statusJSON(w, Gateways())
 	case "decisions.json":
 		limit, ok := decisionLimit(r)
 		if !ok {

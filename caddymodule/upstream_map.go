@@ -30,6 +30,7 @@ func newUpstreamMap(pool reverseproxy.UpstreamPool, snap *gpustats.Snapshot, nod
 	for i, u := range pool {
 		m.refs[i] = resolveUpstream(snap, u.Dial, nodeIDs)
 		m.states[i] = stateFor(u.Dial)
+		m.states[i].fleet.host.Store(u.Host) // for the other gateways (gateways.go)
 	}
 	return m
 }

@@ -19,6 +19,9 @@ type Candidate struct {
 	Tried bool
 	// InFlight is the number of requests in flight to the upstream.
 	InFlight int
+	// OthersInFlight is the number of requests in flight to the upstream from other gateways, as they last said:
+	// it counts in the wait for a slot, not in what this gateway learns from its own requests.
+	OthersInFlight int
 }
 
 // Request is what Select knows about the request being routed.

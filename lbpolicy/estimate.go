@@ -102,7 +102,7 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 	}
 	ahead := perMB * recentMB
 	run, slowdown := ahead, 1.0
-	inFlight := float64(c.InFlight)
+	inFlight := float64(c.InFlight + c.OthersInFlight)
 	if !r.fresh(n) {
 		e.reason, e.tier = ReasonNoStats, tierNoStats
 		e.defaults |= DefaultedSlots | DefaultedResidency

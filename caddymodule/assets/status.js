@@ -224,6 +224,19 @@ function learnedView(list) {
 		el("span", "muted", "per upstream, over the last minutes")), table);
 }
 
+// gatewaysView shows, per Redis target shared with other gateways (share_state), this gateway's id and the
+// others it reads: their age and requests in flight.
+function gatewaysView(t) {
+	const rows = t.others.map((g) => el("tr", "", el("td", "", g.id), el("td", "num", age(g.age_s)),
+		el("td", "", Object.entries(g.in_flight || {}).map(([u, n]) => u + ": " + n).join(", ") || "—"),
+		el("td", "num", String(g.pending_loads))));
+	const table = el("table", "", el("thead", "", el("tr", "", el("th", "", "other gateway"), el("th", "num", "age"),
+		el("th", "", "requests in flight"), el("th", "num", "pending loads"))), el("tbody", "", ...rows));
+	return el("div", "target", el("div", "target-head", el("span", "", "Gateways"),
+		el("span", "muted", "this one: " + t.id + " · every " + t.interval + ", TTL " + t.ttl),
+		t.connected ? pill("sharing", "ok") : pill("deciding alone", "bad")), table);
+}
+
 function drawDecisions(list) {
 	const key = (d) => d.time + " " + d.upstream;
 	const first = seen.size === 0;
@@ -250,12 +263,13 @@ let lastOK = 0;
 
 async function refresh() {
 	try {
-		const [targets, decisions, polled, learned] = await Promise.all([getJSON("nodes.json"),
-			getJSON("decisions.json?limit=" + DECISIONS), getJSON("ollama.json"), getJSON("upstreams.json")]);
+		const [targets, decisions, polled, learned, gateways] = await Promise.all([getJSON("nodes.json"),
+			getJSON("decisions.json?limit=" + DECISIONS), getJSON("ollama.json"), getJSON("upstreams.json"), getJSON("gateways.json")]);
 		const box = document.getElementById("targets");
 		box.replaceChildren(...targets.map(targetView));
 		if (polled.length > 0) box.append(polledView(polled));
 		if (learned.length > 0) box.append(learnedView(learned));
+		for (const g of gateways) box.append(gatewaysView(g));
 		if (targets.length === 0 && polled.length === 0) box.append(el("p", "muted", "No vram_aware policy is loaded in this Caddy."));
 		drawDecisions(decisions);
 		let nodes = 0, fresh = 0, draining = 0;

@@ -79,6 +79,9 @@ func (c *Comparison) write(w io.Writer, details bool) {
 	gateways := "1 gateway"
 	if sc.Gateways > 1 {
 		gateways = fmt.Sprintf("%d gateways", sc.Gateways)
+		if sc.ShareState == "off" {
+			gateways += ", not sharing state"
+		}
 	}
 	fmt.Fprintf(w, "\nscenario %s (%s simulated at %g×, %d nodes, %s); times in simulated seconds\n",
 		sc.Name, sc.Duration.String(), sc.TimeScale, len(sc.Nodes), gateways)

@@ -220,7 +220,7 @@ func TestGateways(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.close()
-	gws, err := startGateways(ctx, 2, "least_conn", []string{"127.0.0.1:1"}, st, 1)
+	gws, err := startGateways(ctx, 2, "least_conn", []string{"127.0.0.1:1"}, st, gatewayOpts{scale: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,8 @@ func isVRAMAware(policy string) bool { return policy == "vram_aware" || policy =
 // gatewayConfig is Caddy's JSON config: one HTTP server on addr proxying to upstreams with policy, its admin API
 // off, nothing persisted, only errors logged. vram_aware watches the Redis at redisURL under prefix and falls back to
 // least_conn, Caddy's usual choice for Ollama.
-func gatewayConfig(addr, policy string, upstreams []string, redisURL, prefix string, scale float64) ([]byte, error) {
+func gatewayConfig(addr, policy string, upstreams []string, redisURL, prefix string, o gatewayOpts) ([]byte, error) {
+	scale := o.scale
 	sel := map[string]any{"policy": policy}
 	if isVRAMAware(policy) {
 		sel["policy"] = "vram_aware"
@@ -49,6 +50,12 @@ func gatewayConfig(addr, policy string, upstreams []string, redisURL, prefix str
 		sel["fallback"] = map[string]any{"policy": "least_conn"}
 		if prefix != "" {
 			sel["prefix"] = prefix
+		}
+		// Gateways share their requests in flight and cold loads at vram_aware's default pace, in the simulation's time.
+		if o.shareOff {
+			sel["share_state_off"] = true
+		} else {
+			sel["share_interval"] = max(time.Duration(float64(250*time.Millisecond)/scale), time.Millisecond).String()
 		}
 	}
 	ups := make([]map[string]any, len(upstreams))
@@ -74,12 +81,12 @@ func gatewayConfig(addr, policy string, upstreams []string, redisURL, prefix str
 
 // startGateway (re)loads Caddy in-process with policy in front of upstreams, on a free loopback port, and returns
 // the gateway's base URL.
-func startGateway(policy string, upstreams []string, st *store, scale float64) (string, error) {
+func startGateway(policy string, upstreams []string, st *store, o gatewayOpts) (string, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return "", err
 	}
-	cfg, err := gatewayConfig(addr, policy, upstreams, st.url, st.prefix, scale)
+	cfg, err := gatewayConfig(addr, policy, upstreams, st.url, st.prefix, o)
 	if err != nil {
 		return "", err
 	}
@@ -99,6 +106,13 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
+// gatewayOpts are the gateways' settings: the scenario's time scale, and whether vram_aware's gateways share
+// state (share_state) or each decides alone; one gateway alone has no one to share with.
+type gatewayOpts struct {
+	scale    float64
+	shareOff bool
+}
+
 // gateways are the Caddy gateways of one run, all in front of the same nodes, watching the same Redis.
 type gateways struct {
 	bases []string
@@ -108,11 +122,11 @@ type gateways struct {
 // startGateways starts n gateways with policy. One gateway runs in this process; several need processes of
 // their own (Caddy keeps one instance per process, and its upstreams' in-flight counts are shared per dial
 // address within a process), which startProcesses provides.
-func startGateways(ctx context.Context, n int, policy string, upstreams []string, st *store, scale float64) (*gateways, error) {
+func startGateways(ctx context.Context, n int, policy string, upstreams []string, st *store, o gatewayOpts) (*gateways, error) {
 	if n > 1 {
-		return startProcesses(ctx, n, policy, upstreams, st, scale)
+		return startProcesses(ctx, n, policy, upstreams, st, o)
 	}
-	base, err := startGateway(policy, upstreams, st, scale)
+	base, err := startGateway(policy, upstreams, st, o)
 	if err != nil {
 		return nil, err
 	}

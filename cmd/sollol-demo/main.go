@@ -12,6 +12,7 @@
 //
 //	sollol-demo [--scenario scenarios/default.json] [--policies vram_aware,least_conn,round_robin]
 //	            [--repeat N] [--seed N] [--json FILE] [--chart FILE] [--redis URL] [--details] [--quiet]
+//	            [--gateways N] [--share-state on|off]
 //
 // A scenario (JSON, see Scenario) sets the nodes, the models and the workload; scenarios/ holds the shipped ones.
 // Every socket the demo opens is on 127.0.0.1, except the Redis named by --redis; there its keys live under a
@@ -62,7 +63,8 @@ type options struct {
 	scenario, redis, chart, json string
 	policies                     []string
 	seed                         uint64
-	repeat                       int
+	repeat, gateways             int
+	shareState                   string
 	quiet, details               bool
 }
 
@@ -91,6 +93,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.json, "json", "", "also write every figure, each run's and the medians, to `file` as JSON")
 	fs.StringVar(&o.chart, "chart", "", "write a chart of latency per policy to `file`: .svg, .png or .pdf, by its extension")
 	fs.StringVar(&o.redis, "redis", "", "Redis `URL` to use instead of the embedded one (keys go under a private prefix)")
+	fs.IntVar(&o.gateways, "gateways", 0, "run `N` gateways instead of the scenario's gateways")
+	fs.StringVar(&o.shareState, "share-state", "", "on or off: whether vram_aware's gateways share their requests in flight and cold loads (default on)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the results, no progress")
 	fs.BoolVar(&o.details, "details", false, "also print tables per model and per node (of the first seed)")
 	if err := fs.Parse(args); err != nil {
@@ -134,6 +138,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if o.seed != 0 {
 		sc.Seed = o.seed
+	}
+	if o.gateways != 0 {
+		sc.Gateways = o.gateways
+	}
+	if o.shareState != "" {
+		sc.ShareState = o.shareState
+	}
+	if err := sc.validateGateways(); err != nil {
+		return err
 	}
 	progress := stderr
 	if o.quiet {

@@ -32,7 +32,7 @@ func serveGatewayProcess(path string) error {
 // startProcesses starts n gateways, each this same program in gateway mode in a process of its own, so that
 // each has its own Caddy instance, its own in-flight counts and its own vram_aware state, as n replicas on n
 // machines would.
-func startProcesses(ctx context.Context, n int, policy string, upstreams []string, st *store, scale float64) (*gateways, error) {
+func startProcesses(ctx context.Context, n int, policy string, upstreams []string, st *store, o gatewayOpts) (*gateways, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -59,7 +59,7 @@ func startProcesses(ctx context.Context, n int, policy string, upstreams []strin
 			g.stop()
 			return nil, err
 		}
-		cfg, err := gatewayConfig(addr, policy, upstreams, st.url, st.prefix, scale)
+		cfg, err := gatewayConfig(addr, policy, upstreams, st.url, st.prefix, o)
 		if err != nil {
 			g.stop()
 			return nil, err

@@ -67,7 +67,8 @@ func runPolicy(ctx context.Context, sc *Scenario, policy string, reqs []Request,
 	for i, n := range fl.nodes {
 		addrs[i] = n.Addr()
 	}
-	gws, err := startGateways(ctx, sc.Gateways, policy, addrs, st, sc.TimeScale)
+	gws, err := startGateways(ctx, sc.Gateways, policy, addrs, st, gatewayOpts{scale: sc.TimeScale,
+		shareOff: sc.ShareState == "off" || sc.Gateways == 1})
 	if err != nil {
 		return nil, err
 	}

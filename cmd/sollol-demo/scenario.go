@@ -37,6 +37,9 @@ type Scenario struct {
 	SystemPrompt *SystemPrompt `json:"system_prompt,omitempty"`
 	// Gateways is how many Caddy gateways share the Redis, each request sent to one at random; default 1.
 	Gateways int `json:"gateways,omitempty"`
+	// ShareState "off" keeps each vram_aware gateway to itself (its share_state off); by default they share
+	// their requests in flight and pending cold loads through the Redis.
+	ShareState string `json:"share_state,omitempty"`
 	// StreamShare is the share of requests that stream their answer, 0–1.
 	StreamShare float64 `json:"stream_share"`
 	// Endpoints weighs the APIs requests use: "generate" (/api/generate), "chat" (/api/chat) and "openai"

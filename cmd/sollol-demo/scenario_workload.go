@@ -90,8 +90,16 @@ func (sc *Scenario) checkWorkload(known map[string]bool) error {
 		return errors.New("system_prompt: want 1 ≤ tokens ≤ 1048576 and a share between 0 and 1")
 	}
 	setIfZero(&sc.Gateways, 1)
-	if sc.Gateways > maxGateways {
-		return fmt.Errorf("gateways: at most %d", maxGateways)
+	return sc.validateGateways()
+}
+
+// validateGateways checks gateways and share_state, also when the command line set them.
+func (sc *Scenario) validateGateways() error {
+	switch {
+	case sc.Gateways < 1 || sc.Gateways > maxGateways:
+		return fmt.Errorf("gateways %d: want 1 to %d", sc.Gateways, maxGateways)
+	case sc.ShareState != "" && sc.ShareState != "off" && sc.ShareState != "on":
+		return fmt.Errorf("share_state %q: want on or off", sc.ShareState)
 	}
 	return nil
 }
