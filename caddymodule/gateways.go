@@ -69,6 +69,8 @@ type gatewayDoc struct {
 	Upstreams map[string]int `json:"upstreams"`
 	// Loads are the cold loads the gateway started that the nodes' reports did not show yet.
 	Loads []gatewayLoad `json:"loads"`
+	// Prompts are the prompts the gateway sent lately (affinity).
+	Prompts []gatewayPrompt `json:"prompts,omitempty"`
 }
 
 // gatewayLoad is one pending cold load in a gatewayDoc.
@@ -119,6 +121,9 @@ func decodeGateway(b []byte) (*gatewayDoc, error) {
 		if _, err := strconv.ParseUint(l.Model, 16, 64); err != nil || l.MB <= 0 || l.MB > 1<<32 || l.SinceMS <= 0 {
 			return nil, fmt.Errorf("bad load %+v", l)
 		}
+	}
+	if len(d.Prompts) > maxGatewayPrompts {
+		return nil, fmt.Errorf("%d prompts, more than %d", len(d.Prompts), maxGatewayPrompts)
 	}
 	return &d, nil
 }
@@ -227,6 +232,7 @@ type sharer struct {
 	last     []byte                     // the last document written, without its time
 	lastAt   time.Time                  // when it was written
 	imported map[string][]lbpolicy.Load // the others' loads held here, by upstream: not written back as ours
+	prompted map[string]int64           // the latest of each process's prompts imported (importPrompts)
 	bad      time.Time                  // when a bad document was last logged
 }
 
@@ -368,6 +374,7 @@ func (s *sharer) own(now time.Time) *gatewayDoc {
 			}
 		}
 	})
+	d.Prompts = sentPrompts.since(d.Prompts, now.Add(-s.ttl).UnixMilli())
 	return d
 }
 
@@ -464,7 +471,7 @@ func (s *sharer) merge(docs []*gatewayDoc, now time.Time) {
 	peers := make([]Gateway, 0, len(docs))
 	for _, d := range docs {
 		peers = append(peers, Gateway{ID: d.ID, AgeS: max(0, float64(now.UnixMilli()-d.At)/1e3), InFlight: d.Upstreams,
-			Loads: len(d.Loads)})
+			Loads: len(d.Loads), Prompts: len(d.Prompts)})
 		for up, n := range d.Upstreams {
 			sum[up] += int64(n)
 		}
@@ -481,6 +488,10 @@ func (s *sharer) merge(docs []*gatewayDoc, now time.Time) {
 	}
 	eachUpstreamState(func(dial string, u *upstreamState) { u.fleet.others.Store(sum[dial]) })
 	s.imported = imported
+	if s.prompted == nil {
+		s.prompted = map[string]int64{}
+	}
+	importPrompts(docs, s.prompted)
 	slices.SortFunc(peers, func(a, b Gateway) int { return strings.Compare(a.ID, b.ID) })
 	s.peers.Store(&peers)
 }
@@ -504,6 +515,8 @@ type Gateway struct {
 	InFlight map[string]int `json:"in_flight"`
 	// Loads counts the cold loads it started that the reports do not show yet.
 	Loads int `json:"pending_loads"`
+	// Prompts counts the prompts it sent lately (affinity).
+	Prompts int `json:"prompts"`
 }
 
 // GatewayTarget is one Redis target in GET /vram_aware/gateways: this gateway's id there and the others seen.

@@ -47,8 +47,9 @@ func TestGatewaysTwoProcesses(t *testing.T) {
 	// Both processes have the same Caddy instance id, as two on one machine would (in data directories of their
 	// own, as Caddy's local CA must not be created by two processes at once).
 	const instance = "0b6a4e2c-5d8f-4c1a-9e3b-7f2d1c0a9b8e"
-	a := startCaddyProcess(t, bin, caddyData(t, instance), "gateway_id gw-a", rds.URL(), n1, n2)
-	b := startCaddyProcess(t, bin, caddyData(t, instance), "", rds.URL(), n1, n2)
+	// A slow prefill makes a cached prompt count more than what each gateway learned of the nodes.
+	a := startCaddyProcess(t, bin, caddyData(t, instance), "gateway_id gw-a\nprefill_speed 10", rds.URL(), n1, n2)
+	b := startCaddyProcess(t, bin, caddyData(t, instance), "prefill_speed 10", rds.URL(), n1, n2)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("gateway A's log:\n%s", a.log.String())
@@ -104,6 +105,21 @@ func TestGatewaysTwoProcesses(t *testing.T) {
 	})
 	if db := b.decide(t, `{"model":"cold"}`); db.upstream != da.upstream || db.reason != "loading" {
 		t.Fatalf("B's request for the model A is loading on %s: %+v, want to join the load (loading)", name[da.upstream], db)
+	}
+
+	// A conversation's turn 1 through A steers its turn 2 through B to the same node (affinity).
+	prompt := strings.Repeat("tell me about gateways and their fleets. ", 30)
+	t1 := a.decide(t, `{"model":"m","prompt":"`+prompt+`"}`)
+	b.waitFor(t, "A's prompt", func(g caddymodule.GatewayTarget) string {
+		for _, o := range g.Others {
+			if o.ID == "gw-a" && o.Prompts > 0 {
+				return "seen"
+			}
+		}
+		return ""
+	})
+	if t2 := b.decide(t, `{"model":"m","prompt":"`+prompt+`and then?"}`); t2.upstream != t1.upstream || t2.reason != "cached" {
+		t.Fatalf("turn 2 through B: %+v, want %s (turn 1 through A) with reason cached", t2, name[t1.upstream])
 	}
 
 	// A killed gateway drops out of the other's picture within its key's TTL.

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -196,5 +197,47 @@ func TestGatewaySharesThroughSentinel(t *testing.T) {
 	}
 	if n, _ := client.Exists(ctx, s.name).Result(); n != 1 {
 		t.Error("own key not written through Sentinel")
+	}
+}
+
+// TestGatewaySharesPrompts: a prompt this gateway sent is in its document, and a prompt in another gateway's
+// document is where this gateway's next turn of that conversation finds it (once per prompt).
+func TestGatewaySharesPrompts(t *testing.T) {
+	b := "127.0.0.1:64003"
+	stateFor(b)
+	table := promptsFor(1000)
+	t.Cleanup(func() {
+		upstreamStates.Delete(b)
+		promptTables.Delete(1000)
+	})
+	shared := &sharedWatcher{}
+	shared.stale.Store(int64(15 * time.Second))
+	s := &sharer{key: sharerKey{id: "me"}, shared: shared, log: zap.NewNop(), ttl: 3 * time.Second}
+	now := time.Now()
+	turn := []byte(`[{"role":"user","content":"` + strings.Repeat("tell me about gateways. ", 40) + `"}`)
+	m := table.Match("llama3.1:8b", turn, nil)
+	if m.Key() == 0 || m.Known() {
+		t.Fatalf("first turn: key %x known %v", m.Key(), m.Known())
+	}
+	sentPrompts.add(m.Key(), lbpolicy.ModelKey("llama3.1:8b"), &b, now)
+	want := gatewayPrompt{Key: strconv.FormatUint(m.Key(), 16), Model: strconv.FormatUint(lbpolicy.ModelKey("llama3.1:8b"), 16),
+		Upstream: b, AtMS: now.UnixMilli()}
+	if own := s.own(now).Prompts; !slices.Contains(own, want) {
+		t.Fatalf("own document's prompts %+v lack %+v", own, want)
+	}
+	next := append(append([]byte{}, turn...), `,{"role":"assistant","content":"they share"}`...)
+	if table.Match("llama3.1:8b", next, nil).Known() {
+		t.Fatal("the next turn is known before another gateway said anything")
+	}
+	s.merge([]*gatewayDoc{{ID: "g1", Process: "p1", Prompts: []gatewayPrompt{want,
+		{Key: "zz", Model: "1", Upstream: b, AtMS: now.UnixMilli()}, {Key: "1", Model: "1", Upstream: "127.0.0.1:1", AtMS: now.UnixMilli()}}}}, now)
+	if got := table.Match("llama3.1:8b", next, nil); !got.Known() || got.Tokens == 0 {
+		t.Errorf("after another gateway's prompt: known %v, %v tokens cached", got.Known(), got.Tokens)
+	}
+	if _, ok := upstreamStates.Load("127.0.0.1:1"); ok {
+		t.Error("an unknown upstream of another gateway's prompts was added")
+	}
+	if s.prompted["p1"] != now.UnixMilli() {
+		t.Errorf("imported up to %d, want %d", s.prompted["p1"], now.UnixMilli())
 	}
 }

@@ -387,6 +387,9 @@ func (p *VRAMAware) Select(pool reverseproxy.UpstreamPool, r *http.Request, w ht
 		rememberTry(r, tried, up)
 	}
 	observeAffinity(&prompt, d.Reason)
+	if p.sharer != nil && up != nil && prompt.Key() != 0 {
+		sentPrompts.add(prompt.Key(), lbpolicy.ModelKey(model), &up.Dial, now)
+	}
 	if d.ReservedMB > 0 {
 		p.sharer.nudge() // the other gateways should hear of the load soon
 	}

@@ -2,6 +2,7 @@ package lbpolicy
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -60,6 +61,17 @@ type Prompt struct {
 	// by is the upstream that prompt was sent to, seq its count of requests for the model then.
 	by  *State
 	seq uint32
+}
+
+// Key is the prompt's hash up to its last whole chunk, 0 when it has none; the same in every process, for the
+// gateways to exchange (Prompts.Import).
+func (p Prompt) Key() uint64 { return p.key }
+
+// Import records that another gateway sent the prompt whose Key is key, for the model whose ModelKey is model, to
+// the upstream whose State is st at at: the next turn of the conversation then goes there, as after this
+// gateway's own, until this gateway sends the slots' worth of other requests for the model there.
+func (p *Prompts) Import(key, model uint64, st *State, at time.Time) {
+	p.record(&Prompt{key: key}, st, st.promptSeq(model), at.UnixNano())
 }
 
 // Known reports whether the prompt extends one that was sent before.
