@@ -110,9 +110,13 @@ func TestMultiUserCache(t *testing.T) {
 	a, b, c := conversation{system}, conversation{system}, conversation{system}
 	a.turn(t, n, "hello")
 	b.turn(t, n, "hi")
-	for name, conv := range map[string]*conversation{"a": &a, "b": &b} {
-		if f := conv.turn(t, n, "next"); time.Duration(f.PromptEvalDuration) > prefillOf(10) {
-			t.Errorf("%s after the other on two slots: next turn read in %s, want a cache hit", name, time.Duration(f.PromptEvalDuration))
+	// a, then b: a is now the least recently used.
+	for _, c := range []struct {
+		name string
+		conv *conversation
+	}{{"a", &a}, {"b", &b}} {
+		if f := c.conv.turn(t, n, "next"); time.Duration(f.PromptEvalDuration) > prefillOf(10) {
+			t.Errorf("%s after the other on two slots: next turn read in %s, want a cache hit", c.name, time.Duration(f.PromptEvalDuration))
 		}
 	}
 	// c takes a's slot (the least recently used), with the system prompt copied from b's.
