@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/sollol-go/sollol/gpustats"
@@ -58,9 +59,7 @@ func TestGatewayMerge(t *testing.T) {
 		upstreamStates.Delete(a)
 		upstreamStates.Delete(b)
 	})
-	shared := &sharedWatcher{}
-	shared.stale.Store(int64(15 * time.Second))
-	s := &sharer{key: sharerKey{id: "me"}, shared: shared, log: zap.NewNop()}
+	s := testSharer(nil)
 	now := time.Now()
 	key := lbpolicy.ModelKey("llama3.1:8b")
 	load := gatewayLoad{Upstream: b, Model: strconv.FormatUint(key, 16), MB: 6200, SinceMS: now.Add(-time.Second).UnixMilli()}
@@ -137,10 +136,7 @@ func TestGatewayReadsEveryMasterOfACluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	shared := &sharedWatcher{client: client}
-	shared.stale.Store(int64(15 * time.Second))
-	s := &sharer{key: sharerKey{id: "me"}, client: client, name: GatewayKeyspace + "me", pattern: GatewayKeyspace + "*",
-		ttl: 3 * time.Second, shared: shared, log: zap.NewNop()}
+	s := testSharer(client)
 	ctx := context.Background()
 	if err := s.write(ctx, time.Now()); err != nil {
 		t.Fatal(err)
@@ -180,10 +176,7 @@ func TestGatewaySharesThroughSentinel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	shared := &sharedWatcher{client: client}
-	shared.stale.Store(int64(15 * time.Second))
-	s := &sharer{key: sharerKey{id: "me"}, client: client, name: GatewayKeyspace + "me", pattern: GatewayKeyspace + "*",
-		ttl: 3 * time.Second, shared: shared, log: zap.NewNop()}
+	s := testSharer(client)
 	ctx := context.Background()
 	b, _ := encodeGateway(&gatewayDoc{ID: "other", Process: "other", Upstreams: map[string]int{"u": 2}})
 	if err := client.Set(ctx, GatewayKeyspace+"other", b, time.Minute).Err(); err != nil {
@@ -210,9 +203,7 @@ func TestGatewaySharesPrompts(t *testing.T) {
 		upstreamStates.Delete(b)
 		promptTables.Delete(1000)
 	})
-	shared := &sharedWatcher{}
-	shared.stale.Store(int64(15 * time.Second))
-	s := &sharer{key: sharerKey{id: "me"}, shared: shared, log: zap.NewNop(), ttl: 3 * time.Second}
+	s := testSharer(nil)
 	now := time.Now()
 	turn := []byte(`[{"role":"user","content":"` + strings.Repeat("tell me about gateways. ", 40) + `"}`)
 	m := table.Match("llama3.1:8b", turn, nil)
@@ -240,4 +231,12 @@ func TestGatewaySharesPrompts(t *testing.T) {
 	if s.prompted["p1"] != now.UnixMilli() {
 		t.Errorf("imported up to %d, want %d", s.prompted["p1"], now.UnixMilli())
 	}
+}
+
+// testSharer is the exchange of gateway "me" on client (nil: none, for merging by hand), stale_after 15s.
+func testSharer(client redis.UniversalClient) *sharer {
+	shared := &sharedWatcher{client: client}
+	shared.stale.Store(int64(15 * time.Second))
+	return &sharer{key: sharerKey{id: "me"}, client: client, name: GatewayKeyspace + "me", pattern: GatewayKeyspace + "*",
+		ttl: 3 * time.Second, shared: shared, log: zap.NewNop()}
 }
