@@ -194,3 +194,31 @@ func BenchmarkMatch(b *testing.B) {
 		p.Match(llama, text, nil)
 	}
 }
+
+// Ollama frees the least recently used slot, whether the request that takes it is a new conversation or the
+// next turn of one: two conversations share two slots, then a third joins, and from then on each finds its slot
+// taken by the other two, so none is credited a cached prompt.
+func TestConversationsCyclingOnFewerSlotsAreNotCached(t *testing.T) {
+	p, s := NewPrompts(64), NewSelector(Config{}, nil)
+	cs := withState(up(node("a", free(15000), parallel(2), loaded(llama, 5000, 5000))))
+	convs := [][]byte{chat("a", 1000), chat("b", 1000), chat("c", 1000)}
+	send := func(i int, round int) Decision {
+		convs[i] = append(convs[i], chat(fmt.Sprint("turn", round), 300)...)
+		return s.Select(cs, Request{Model: llama, Now: t0, Prompt: p.Match(llama, convs[i], nil), Prompts: p})
+	}
+	for round := range 2 {
+		for i := range 2 {
+			if d := send(i, round); round > 0 && d.Reason != ReasonCached {
+				t.Fatalf("round %d, conversation %d alone with one other on two slots: reason %s, want cached", round, i, d.Reason)
+			}
+		}
+	}
+	send(2, 0)
+	for round := 2; round < 5; round++ {
+		for i := range convs {
+			if d := send(i, round); d.Reason != ReasonResident {
+				t.Fatalf("round %d, conversation %d: reason %s, want resident (two others ran on its two slots since)", round, i, d.Reason)
+			}
+		}
+	}
+}
