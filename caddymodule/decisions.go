@@ -28,13 +28,13 @@ type decisionSlot struct {
 	reason   atomic.Uint32
 	source   atomic.Uint32
 	defaults atomic.Uint32
-	// seconds, wait, load, run, saved: the estimate and its terms (float64 bits).
-	seconds, wait, load, run, saved atomic.Uint64
-	freeMB                          atomic.Uint64
-	reserved                        atomic.Uint64
-	upstream                        atomic.Pointer[string]
-	node                            atomic.Pointer[string]
-	model                           atomic.Pointer[string]
+	// seconds, wait, load, run, saved, evict: the estimate and its terms (float64 bits).
+	seconds, wait, load, run, saved, evict atomic.Uint64
+	freeMB                                 atomic.Uint64
+	reserved                               atomic.Uint64
+	upstream                               atomic.Pointer[string]
+	node                                   atomic.Pointer[string]
+	model                                  atomic.Pointer[string]
 }
 
 // Decision is one entry of GET /vram_aware/decisions.
@@ -47,12 +47,14 @@ type Decision struct {
 	// Source is where the chosen node's stats came from: redis, or ollama (polled); empty when none were used.
 	Source string `json:"source,omitempty"`
 	// Seconds is the estimate of when the request would be answered: WaitS for a slot, LoadS of a cold load,
-	// RunS of the request itself, less SavedS, the prefill a slot's cached prompt saves there.
+	// RunS of the request itself, less SavedS, the prefill a slot's cached prompt saves there, plus EvictS, the
+	// prefill that taking a slot there costs the conversations it holds.
 	Seconds float64 `json:"seconds"`
 	WaitS   float64 `json:"wait_s"`
 	LoadS   float64 `json:"load_s"`
 	RunS    float64 `json:"run_s"`
 	SavedS  float64 `json:"saved_s,omitempty"`
+	EvictS  float64 `json:"evict_s,omitempty"`
 	// Defaults names the facts that were not known and took their defaults (see README).
 	Defaults   string   `json:"defaults,omitempty"`
 	FreeMB     *float64 `json:"free_mb,omitempty"`
@@ -71,6 +73,7 @@ func (l *decisionLog) add(upstream, node, model *string, d *lbpolicy.Decision, s
 	s.load.Store(math.Float64bits(d.Load))
 	s.run.Store(math.Float64bits(d.Run))
 	s.saved.Store(math.Float64bits(d.Saved))
+	s.evict.Store(math.Float64bits(d.Evict))
 	s.freeMB.Store(math.Float64bits(d.FreeMB))
 	s.reserved.Store(math.Float64bits(d.ReservedMB))
 	s.upstream.Store(upstream)
@@ -92,7 +95,7 @@ func (l *decisionLog) recent(n int) []Decision {
 		d := Decision{Time: time.Unix(0, s.at.Load()), Reason: lbpolicy.Reason(s.reason.Load()).String(),
 			Source:  statsSource(s.source.Load()).String(),
 			Seconds: f64(&s.seconds), WaitS: f64(&s.wait), LoadS: f64(&s.load), RunS: f64(&s.run),
-			SavedS:   f64(&s.saved),
+			SavedS: f64(&s.saved), EvictS: f64(&s.evict),
 			Defaults: lbpolicy.Defaults(s.defaults.Load()).String(), ReservedMB: f64(&s.reserved),
 			Upstream: deref(s.upstream.Load()), Node: deref(s.node.Load()), Model: deref(s.model.Load())}
 		if f := math.Float64frombits(s.freeMB.Load()); !math.IsNaN(f) {

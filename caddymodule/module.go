@@ -482,7 +482,7 @@ func (p *VRAMAware) record(up *reverseproxy.Upstream, state *upstreamState, node
 	decisions.add(dialRef, node, model, d, src, now)
 	if ce := p.log.Check(zapcore.DebugLevel, "vram_aware decision"); ce != nil {
 		ce.Write(zap.String("upstream", dial), zap.String("reason", d.Reason.String()),
-			zap.String("node", d.NodeID), zap.String("source", src.String()), zap.Float64("seconds", d.Seconds), zap.Float64("wait_s", d.Wait), zap.Float64("load_s", d.Load), zap.Float64("run_s", d.Run), zap.Float64("saved_s", d.Saved), zap.String("defaults", d.Defaults.String()), zap.Float64("free_mb", d.FreeMB),
+			zap.String("node", d.NodeID), zap.String("source", src.String()), zap.Float64("seconds", d.Seconds), zap.Float64("wait_s", d.Wait), zap.Float64("load_s", d.Load), zap.Float64("run_s", d.Run), zap.Float64("saved_s", d.Saved), zap.Float64("evict_s", d.Evict), zap.String("defaults", d.Defaults.String()), zap.Float64("free_mb", d.FreeMB),
 			zap.Float64("reserved_mb", d.ReservedMB), zap.Int("available", d.Available), zap.Int("fresh", d.Fresh),
 			zap.String("model", deref(model)), zap.String("uri", r.RequestURI))
 	}

@@ -8,7 +8,7 @@
 // Only available candidates count. With no fresh report among them the fallback policy decides (Index -1).
 // Otherwise each gets an estimate in seconds,
 //
-//	estimate = wait + load + run − saved
+//	estimate = wait + load + run − saved + evict
 //	run      = the node's time per MiB of model (learned, with a prior of what all candidates learned, itself
 //	           with a prior of Config.RequestTime per DefaultModelMB) × the model's size,
 //	           × 1 + (CPUSlowdown−1) × the model's share on the CPU
@@ -20,6 +20,9 @@
 //	saved    = on the node a slot of which still holds the earlier prompt that this request's prompt extends
 //	           (Request.Prompt), that prompt's tokens ÷ PrefillSpeed × the model's size ÷ DefaultModelMB, at
 //	           most run; else 0
+//	evict    = on a node where the model is resident and this request takes a slot (nothing saved): the share
+//	           of the conversations coming back there that found their slot taken × (slots + 1) × the tokens
+//	           they had cached there ÷ PrefillSpeed × the model's size ÷ DefaultModelMB; else 0
 //
 // and the lowest wins, exact ties at random. Hard limits rank below every candidate without them, whatever the
 // estimates, worst first: tried (a retry of this request), not installed, cannot hold (larger than all GPU
@@ -47,6 +50,12 @@
 // keeps the conversations it served last, one per slot. Example, at the defaults: turn 5 of a chat that resends
 // 8 000 tokens to a resident 4.4 GiB 8B saves 2.2 s on the node that served turn 4: it stays there while that
 // node's wait is under 2.2 s (reason cached), and goes to an idle node otherwise.
+//
+// Every request sent there counts toward taking a conversation's slot, the next turns of other conversations
+// too: Ollama frees the least recently used slot. Where the conversations that come back keep finding theirs
+// taken, the slots hold more conversations than they can, and with one more than the slots each loses its prompt
+// before its next turn: evict prices that, so that new conversations go to a node that loads the model without
+// taking a slot, once the prefill they would cost there outweighs the load.
 //
 // # Herd guard
 //

@@ -23,11 +23,11 @@ const (
 type estimate struct {
 	tier tier
 	// wait, load and run are the seconds until a slot is free, of the cold load still to come, and of the
-	// request itself, and saved the prefill the node's prompt cache saves of it; seconds is wait + load + run -
-	// saved.
-	wait, load, run, saved, seconds float64
-	reason                          Reason
-	defaults                        Defaults
+	// request itself, saved the prefill the node's prompt cache saves of it, and evict the prefill that taking a
+	// slot there costs the conversations it holds; seconds is wait + load + run - saved + evict.
+	wait, load, run, saved, evict, seconds float64
+	reason                                 Reason
+	defaults                               Defaults
 	// freeMB is the node's free GPU memory less pending loads, NaN when unknown; coldMB the memory this request
 	// would load cold there, 0 when none.
 	freeMB, coldMB float64
@@ -143,13 +143,22 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 	slots := float64(e.slots)
 	e.wait = max(0, inFlight-slots+1)/slots*ahead + min(inFlight, slots-1)*shareSlowdown*e.run
 	if e.reason == ReasonResident {
-		// The slot that still holds the conversation reads only what is new.
+		perToken := e.sizeMB / s.cfg.DefaultModelMB * slowdown / s.cfg.PrefillSpeed
+		if r.prompt.by == st {
+			st.returned(r.key, r.prompt.Tokens, r.prompt.evicted(r.key, e.slots))
+		}
 		if tokens := r.prompt.cachedOn(c.State, r.key, e.slots); tokens > 0 {
-			e.saved = min(e.run, tokens/s.cfg.PrefillSpeed*e.sizeMB/s.cfg.DefaultModelMB*slowdown)
+			// The slot that still holds the conversation reads only what is new.
+			e.saved = min(e.run, tokens*perToken)
 			e.reason = ReasonCached
+		} else if share, tokens := st.thrash(r.key); share > 0 {
+			// This request takes a slot. Where the conversations coming back keep finding theirs taken, the
+			// slots hold more conversations than they can: Ollama frees the least recently used, so one more
+			// than the slots costs each of them its prompt before its next turn.
+			e.evict = share * float64(e.slots+1) * tokens * perToken
 		}
 	}
-	e.seconds = e.wait + e.load + e.run - e.saved
+	e.seconds = e.wait + e.load + e.run - e.saved + e.evict
 	switch t := e.tier; {
 	case t&tierTried != 0:
 		e.reason = ReasonTried

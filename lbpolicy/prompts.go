@@ -146,8 +146,14 @@ func (p *Prompts) record(r *Prompt, st *State, seq uint32, nowNS int64) {
 // those of the earlier prompt, if it was sent there and fewer than slots requests for the model have been sent
 // there since (each may have taken the slot that held it).
 func (r *Prompt) cachedOn(st *State, model uint64, slots int) float64 {
-	if r.by != st || st == nil || st.promptSeq(model)-r.seq >= uint32(slots) {
+	if r.by != st || st == nil || r.evicted(model, slots) {
 		return 0
 	}
 	return r.Tokens
+}
+
+// evicted reports whether the node r's earlier prompt was sent to has been sent the slots' worth of requests
+// for the model since, each of which may have taken the slot that held it.
+func (r *Prompt) evicted(model uint64, slots int) bool {
+	return r.by.promptSeq(model)-r.seq >= uint32(slots)
 }

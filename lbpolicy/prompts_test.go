@@ -222,3 +222,30 @@ func TestConversationsCyclingOnFewerSlotsAreNotCached(t *testing.T) {
 		}
 	}
 }
+
+// Where the conversations that come back keep finding their slot taken, one more request there costs each of
+// the slots' worth of them its prompt: a new conversation goes to a node that loads the model without taking
+// anyone's slot, when that costs less. Where they find their slots, it takes the resident node's free slot.
+func TestThrashingSlotsSendNewConversationsElsewhere(t *testing.T) {
+	for _, convs := range []int{2, 3} {
+		p, s := NewPrompts(64), NewSelector(Config{PrefillSpeed: 100}, keepFirst)
+		cs := withState(up(node("a", free(15000), parallel(2), installed(model(llama, 4700)), loaded(llama, 5000, 5000))),
+			up(node("b", free(20000), parallel(2), installed(model(llama, 4700)))))
+		turns := make([][]byte, convs)
+		for round := range 4 {
+			for i := range turns {
+				turns[i] = append(turns[i], chat(fmt.Sprint("chat ", i, " turn ", round), 3000)...)
+				s.Select(cs[:1], Request{Model: llama, Now: t0, Prompt: p.Match(llama, turns[i], nil), Prompts: p})
+			}
+		}
+		d := s.Select(cs, Request{Model: llama, Now: t0, Prompt: p.Match(llama, chat("new", 3000), nil), Prompts: p})
+		want, reason := 0, ReasonResident
+		if convs > 2 {
+			want, reason = 1, ReasonFits
+		}
+		if d.Index != want || d.Reason != reason || convs == 2 && d.Evict != 0 {
+			t.Errorf("%d conversations on two slots: a new one went to %d, reason %s (%.1fs: run %.1f + load %.1f + evict %.1f), want %d %s",
+				convs, d.Index, d.Reason, d.Seconds, d.Run, d.Load, d.Evict, want, reason)
+		}
+	}
+}

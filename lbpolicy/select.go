@@ -42,8 +42,9 @@ type Decision struct {
 	Reason Reason
 	// Seconds is the chosen candidate's estimate of when the request is answered: Wait for a slot, then Load
 	// (what remains of a cold load), then Run (the request itself), less Saved (the prefill that the node's
-	// prompt cache saves). All 0 with a fallback reason.
-	Seconds, Wait, Load, Run, Saved float64
+	// prompt cache saves), plus Evict (the prefill that taking a slot costs the conversations the node holds).
+	// All 0 with a fallback reason.
+	Seconds, Wait, Load, Run, Saved, Evict float64
 	// Defaults names the facts of the estimate that were not known and took their defaults.
 	Defaults Defaults
 	// Node is the chosen candidate's node and NodeID its id, when it has a fresh report; else nil and empty.
@@ -102,7 +103,7 @@ func (s *Selector) Select(cs []Candidate, req Request) Decision {
 	}
 	c := &cs[d.Index]
 	d.Reason, d.Defaults, d.FreeMB = best.reason, best.defaults, best.freeMB
-	d.Seconds, d.Wait, d.Load, d.Run, d.Saved = best.seconds, best.wait, best.load, best.run, best.saved
+	d.Seconds, d.Wait, d.Load, d.Run, d.Saved, d.Evict = best.seconds, best.wait, best.load, best.run, best.saved, best.evict
 	if best.fresh {
 		d.Node, d.NodeID = c.Node, c.Node.Report.NodeID
 	}

@@ -37,6 +37,10 @@ type State struct {
 	// prompted counts the requests sent per model (by its key's low bits), each of which may take the slot that
 	// holds an earlier prompt (see Prompt.cachedOn).
 	prompted [8]atomic.Uint32
+	// evictions is, per model likewise, the share of the conversations that came back to the node and found
+	// their slot taken, and heldTokens the tokens they had cached there (moving averages over their turns):
+	// near 1 the node's slots hold more conversations than they can.
+	evictions, heldTokens [8]atomicFloat
 }
 
 const (
@@ -216,6 +220,28 @@ func (st *State) send(mb float64) {
 func (st *State) prompt(model uint64) uint32 {
 	return st.prompted[model%uint64(len(st.prompted))].Add(1)
 }
+
+// returned counts a turn of a conversation that the node served last, with tokens cached there, which found
+// its slot taken or not.
+func (st *State) returned(model uint64, tokens float64, evicted bool) {
+	v, i := 0.0, model%uint64(len(st.evictions))
+	if evicted {
+		v = 1
+	}
+	e, h := &st.evictions[i], &st.heldTokens[i]
+	e.Store(e.Load() + evictionShare*(v-e.Load()))
+	h.Store(h.Load() + evictionShare*(tokens-h.Load()))
+}
+
+// thrash is the share of the conversations for model coming back to the node that found their slot taken, and
+// the tokens they had cached there.
+func (st *State) thrash(model uint64) (share, tokens float64) {
+	i := model % uint64(len(st.evictions))
+	return st.evictions[i].Load(), st.heldTokens[i].Load()
+}
+
+// evictionShare is the weight of one returning turn in State.evictions.
+const evictionShare = 0.25
 
 // promptSeq is the count of requests sent for model.
 func (st *State) promptSeq(model uint64) uint32 {

@@ -206,7 +206,7 @@ function estimateCell(d) {
 	if (d.reason.startsWith("fallback:") || !known(d.seconds)) return el("td", "num", "—");
 	const td = el("td", "num", d.seconds.toFixed(1) + " s");
 	td.title = "wait " + d.wait_s.toFixed(1) + " s + load " + d.load_s.toFixed(1) + " s + run " + d.run_s.toFixed(1) + " s" +
-		(d.saved_s ? " − prefill saved " + d.saved_s.toFixed(1) + " s" : "") + (d.defaults ? "; defaults: " + d.defaults : "");
+		(d.saved_s ? " − prefill saved " + d.saved_s.toFixed(1) + " s" : "") + (d.evict_s ? " + prefill it costs the conversations held there " + d.evict_s.toFixed(1) + " s" : "") + (d.defaults ? "; defaults: " + d.defaults : "");
 	if (d.defaults) td.append(el("span", "muted", " *"));
 	return td;
 }

@@ -49,6 +49,7 @@ var routingAssertions = []struct {
 	{"long-chats", "vram_aware", noFailures("OOM", "not installed", "503", "timeout", "other")},
 	{"long-chats", "vram_aware", reasonSeen("cached")},
 	{"long-chats", "vram_aware", p95AtMost(1.5, "vram_aware_no_affinity")},
+	{"long-chats", "vram_aware", ttftP50AtMost(0.7, "vram_aware_no_affinity")},
 }
 
 // check is one assertion on run s, given the runs of every policy by name: each seed's run when perRun, else
@@ -115,6 +116,16 @@ func p95AtMost(ratio float64, peer string) check {
 	}}
 }
 
+// ttftP50AtMost asserts a median time to first token at most ratio × peer's.
+func ttftP50AtMost(ratio float64, peer string) check {
+	return check{fmt.Sprintf("TTFT p50 ≤ %g× %s's", ratio, peer), []string{peer}, false, func(s *Summary, runs map[string]*Summary) error {
+		if p := runs[peer]; s.TTFTP50 < 0 || s.TTFTP50 > ratio*p.TTFTP50 {
+			return fmt.Errorf("TTFT p50 %.2fs, %s %.2fs", s.TTFTP50, peer, p.TTFTP50)
+		}
+		return nil
+	}}
+}
+
 // TestRouting runs each scenario of routingRuns through the policies that routingAssertions names for it (the
 // real reporters, Caddy and an embedded Redis, as the demo does), and checks each assertion. It runs under CI
 // whatever -short says.
@@ -142,7 +153,7 @@ func TestRouting(t *testing.T) {
 					}
 				}
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(r.seeds)*2*time.Minute)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(r.seeds*len(policies))*2*time.Minute)
 			defer cancel()
 			c, err := compareRuns(ctx, sc, policies, r.seeds, runOptions{progress: io.Discard})
 			if err != nil {
