@@ -143,19 +143,24 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 	slots := float64(e.slots)
 	e.wait = max(0, inFlight-slots+1)/slots*ahead + min(inFlight, slots-1)*shareSlowdown*e.run
 	if e.reason == ReasonResident {
-		perToken := e.sizeMB / s.cfg.DefaultModelMB * slowdown / s.cfg.PrefillSpeed
 		if r.prompt.by == st {
 			st.returned(r.key, r.prompt.Tokens, r.prompt.evicted(r.key, e.slots))
 		}
-		if tokens := r.prompt.cachedOn(c.State, r.key, e.slots); tokens > 0 {
-			// The slot that still holds the conversation reads only what is new.
-			e.saved = min(e.run, tokens*perToken)
-			e.reason = ReasonCached
-		} else if share, tokens := st.thrash(r.key); share > 0 {
-			// This request takes a slot. Where the conversations coming back keep finding theirs taken, the
-			// slots hold more conversations than they can: Ollama frees the least recently used, so one more
-			// than the slots costs each of them its prompt before its next turn.
-			e.evict = share * float64(e.slots+1) * tokens * perToken
+		// The slot that still holds the conversation reads only what is new (reason cached). Any other request
+		// takes a slot: where the conversations coming back keep finding theirs taken, the slots hold more
+		// conversations than they can, and as Ollama frees the least recently used, one more than the slots
+		// costs each of them its prompt before its next turn.
+		cached, lost := r.prompt.cachedOn(c.State, r.key, e.slots), 0.0
+		if cached == 0 {
+			share, held := st.thrash(r.key)
+			lost = share * float64(e.slots+1) * held
+		}
+		if cached+lost > 0 {
+			perToken := e.sizeMB / s.cfg.DefaultModelMB * slowdown / s.cfg.PrefillSpeed
+			e.saved, e.evict = min(e.run, cached*perToken), lost*perToken
+			if cached > 0 {
+				e.reason = ReasonCached
+			}
 		}
 	}
 	e.seconds = e.wait + e.load + e.run - e.saved + e.evict
