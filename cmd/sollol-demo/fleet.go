@@ -45,7 +45,7 @@ func startFleet(ctx context.Context, sc *Scenario, clock *ollamasim.Clock, st *s
 		}
 		cfg := reporter.Config{NodeID: n.Addr(), Hostname: ns.Name, Interval: interval, Sampler: sampler,
 			// As gpu-reporter's --num-parallel, which its operator sets to the node's OLLAMA_NUM_PARALLEL.
-			Ollama: &reporter.OllamaProbe{URL: n.URL(), TagsEvery: max(interval, time.Second), NumParallel: max(ns.NumParallel, 1)},
+			Ollama:    &reporter.OllamaProbe{URL: n.URL(), TagsEvery: max(interval, time.Second), NumParallel: max(ns.NumParallel, 1)},
 			Publisher: pub}
 		f.wg.Go(func() {
 			if err := reporter.Run(ctx, cfg); err != nil {
