@@ -143,14 +143,18 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 	slots := float64(e.slots)
 	e.wait = max(0, inFlight-slots+1)/slots*ahead + min(inFlight, slots-1)*shareSlowdown*e.run
 	if e.reason == ReasonResident {
-		if r.prompt.by == st {
-			st.returned(r.key, r.prompt.Tokens, r.prompt.evicted(r.key, e.slots))
-		}
 		// The slot that still holds the conversation reads only what is new (reason cached). Any other request
 		// takes a slot: where the conversations coming back keep finding theirs taken, the slots hold more
 		// conversations than they can, and as Ollama frees the least recently used, one more than the slots
 		// costs each of them its prompt before its next turn.
-		cached, lost := r.prompt.cachedOn(c.State, r.key, e.slots), 0.0
+		cached, lost := 0.0, 0.0
+		if r.prompt.by == st {
+			evicted := r.prompt.evicted(r.key, e.slots)
+			st.returned(r.key, r.prompt.Tokens, evicted)
+			if !evicted {
+				cached = r.prompt.Tokens
+			}
+		}
 		if cached == 0 {
 			share, held := st.thrash(r.key)
 			lost = share * float64(e.slots+1) * held

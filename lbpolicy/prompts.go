@@ -142,18 +142,8 @@ func (p *Prompts) record(r *Prompt, st *State, seq uint32, nowNS int64) {
 	e.meta.Store(meta)
 }
 
-// cachedOn returns the tokens of r's prompt that the upstream whose State is st still holds in a slot's cache:
-// those of the earlier prompt, if it was sent there and fewer than slots requests for the model have been sent
-// there since (each may have taken the slot that held it).
-func (r *Prompt) cachedOn(st *State, model uint64, slots int) float64 {
-	if r.by != st || st == nil || r.evicted(model, slots) {
-		return 0
-	}
-	return r.Tokens
-}
-
 // evicted reports whether the node r's earlier prompt was sent to has been sent the slots' worth of requests
-// for the model since, each of which may have taken the slot that held it.
+// for the model since, each of which may have taken the slot that held it: else a slot there still holds it.
 func (r *Prompt) evicted(model uint64, slots int) bool {
 	return r.by.promptSeq(model)-r.seq >= uint32(slots)
 }

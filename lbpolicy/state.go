@@ -35,7 +35,7 @@ type State struct {
 	// flight are likely to be for.
 	recentMB atomicFloat
 	// prompted counts the requests sent per model (by its key's low bits), each of which may take the slot that
-	// holds an earlier prompt (see Prompt.cachedOn).
+	// holds an earlier prompt (see Prompt.evicted).
 	prompted [8]atomic.Uint32
 	// evictions is, per model likewise, the share of the conversations that came back to the node and found
 	// their slot taken, and heldTokens the tokens they had cached there (moving averages over their turns):
