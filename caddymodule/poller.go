@@ -365,7 +365,7 @@ func (p *poller) poll(ctx context.Context, t *pollTarget) {
 			t.installed, t.tagsAt = nil, now
 		}
 	}
-	t.node.Store(polledNode(t.dial, loaded, t.installed, t.vramBytes, now))
+	t.node.Store(polledNode(t.dial, loaded, t.installed, t.vramBytes, now, t.node.Load()))
 	t.status.Store(&pollStatus{state: pollOK, at: now})
 	if prev.state != pollOK && prev.state != pollPending {
 		p.log.Info("upstream's Ollama API answers again", zap.String("upstream", t.dial))
@@ -375,7 +375,7 @@ func (p *poller) poll(ctx context.Context, t *pollTarget) {
 // polledNode builds the node Select ranks from what an upstream's Ollama said. GPU memory is unknown (one GPU of
 // unknown size, so that lbpolicy ranks by residency, installed models and in-flight requests: memory-unknown),
 // unless vramBytes gives the total: then free is the total less what the loaded models hold in GPU memory.
-func polledNode(dial string, loaded []gpustats.LoadedModel, installed []gpustats.InstalledModel, vramBytes int64, now time.Time) *gpustats.Node {
+func polledNode(dial string, loaded []gpustats.LoadedModel, installed []gpustats.InstalledModel, vramBytes int64, now time.Time, prev *gpustats.Node) *gpustats.Node {
 	g := gpustats.GPU{MemoryTotalMB: gpustats.Unknown, MemoryFreeMB: gpustats.Unknown, MemoryUsedMB: gpustats.Unknown,
 		UtilizationPct: gpustats.Unknown, TemperatureC: gpustats.Unknown, PowerW: gpustats.Unknown}
 	if vramBytes > 0 {
@@ -390,7 +390,7 @@ func polledNode(dial string, loaded []gpustats.LoadedModel, installed []gpustats
 	r := &gpustats.Report{Vendor: gpustats.VendorUnknown, NodeID: dial, Timestamp: gpustats.Timestamp(now),
 		GPUs: []gpustats.GPU{g}, Note: noteOllamaPoll,
 		Ollama: &gpustats.Ollama{Reachable: true, Loaded: loaded, Installed: installed}}
-	n := gpustats.NewNode(r)
+	n := gpustats.NewNode(r, prev)
 	n.Polled = true
 	return n
 }

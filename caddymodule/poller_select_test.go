@@ -163,7 +163,7 @@ func BenchmarkSelectPolled(b *testing.B) {
 			t := &pollTarget{dial: dials[i]}
 			t.retryAt.Store(1<<63 - 1)
 			t.seen.Store(now.Add(time.Hour).UnixNano())
-			t.node.Store(polledNode(dials[i], loaded, []gpustats.InstalledModel{{Name: "llama3:latest", SizeMB: 4700}}, 0, now))
+			t.node.Store(polledNode(dials[i], loaded, []gpustats.InstalledModel{{Name: "llama3:latest", SizeMB: 4700}}, 0, now, nil))
 			t.status.Store(&pollStatus{state: pollOK, at: now})
 			idx.targets[dials[i]] = t
 		}

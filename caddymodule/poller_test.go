@@ -152,7 +152,7 @@ func TestPolledNodeMemory(t *testing.T) {
 		// The models hold more than the stated total (a wrong vram line, or spilled onto a second GPU): none free.
 		{4 << 30, true, 4096, 0},
 	} {
-		n := polledNode("h:1", loaded, nil, tc.vram, now)
+		n := polledNode("h:1", loaded, nil, tc.vram, now, nil)
 		if n.MemoryKnown != tc.known || n.TotalMB != tc.total || n.FreeMB != tc.free || !n.GPU {
 			t.Errorf("vram %d: known %v total %v free %v gpu %v", tc.vram, n.MemoryKnown, n.TotalMB, n.FreeMB, n.GPU)
 		}

@@ -20,7 +20,7 @@ func nodeOf(snap *gpustats.Snapshot, dial string, nodeIDs map[string]string) str
 func TestResolveUpstream(t *testing.T) {
 	node := func(id, hostname string, addrs ...string) *gpustats.Node {
 		return gpustats.NewNode(&gpustats.Report{Vendor: gpustats.VendorNVIDIA, NodeID: id, Hostname: hostname,
-			Addresses: addrs, Timestamp: 1})
+			Addresses: addrs, Timestamp: 1}, nil)
 	}
 	a := node("10.0.0.5:11434", "gpu1", "192.168.1.5")
 	b := node("10.0.0.5:11435", "gpu1", "192.168.1.5")

@@ -97,7 +97,7 @@ func TestRoundTripAndUnknowns(t *testing.T) {
 	if got.GPUs[0].MemoryFreeMB.Known() {
 		t.Fatal("absent memory_free_mb decoded as known")
 	}
-	if n := NewNode(got); n.MemoryKnown {
+	if n := NewNode(got, nil); n.MemoryKnown {
 		t.Fatal("node with unknown free memory marked MemoryKnown")
 	}
 	b2, _ := Encode(got, nil)

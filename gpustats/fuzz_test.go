@@ -39,6 +39,6 @@ func FuzzDecode(f *testing.F) {
 		if _, err := (&Decoder{}).Decode(b, testNow); err != nil {
 			t.Fatalf("re-encoded report rejected: %v\n%s", err, b)
 		}
-		NewNode(r) // must not panic either
+		NewNode(r, nil) // must not panic either
 	})
 }

@@ -35,6 +35,8 @@ type Node struct {
 	// Polled is true for a node that the gateway made from the upstream's own Ollama API rather than from a
 	// reporter's report (the Caddy module's ollama_poll); NewNode leaves it false.
 	Polled bool
+	// loadedNS is, per loaded model, when the first of the reports in a row that show it loaded was taken.
+	loadedNS map[string]int64
 }
 
 // ModelInfo is what a node's report says about one model.
@@ -50,9 +52,9 @@ type ModelInfo struct {
 	Loaded, Installed bool
 }
 
-// NewNode derives a Node from a validated report. The second argument is unused: it is going away once its callers
-// are updated.
-func NewNode(r *Report) *Node {
+// NewNode derives a Node from a validated report. prev is the node's Node from its previous report, or nil: a
+// model that both show loaded keeps the time prev first showed it (see LoadedSinceNS).
+func NewNode(r *Report, prev *Node) *Node {
 	n := &Node{Report: r, Updated: r.Time(), MemoryKnown: len(r.GPUs) > 0, Draining: r.Draining}
 	n.updatedNS = n.Updated.UnixNano()
 	n.GPU = len(r.GPUs) > 0 && r.Vendor != VendorNone
@@ -76,7 +78,7 @@ func NewNode(r *Report) *Node {
 	if o := r.Ollama; o != nil {
 		n.NumParallel, n.RAMMB = o.NumParallel, o.RAMMB
 		n.InstalledKnown = o.Installed != nil
-		n.NumParallel, n.RAMMB = o.NumParallel, o.RAMMB
+		n.loadedNS = make(map[string]int64, len(o.Loaded))
 		n.models = make(map[string]ModelInfo, len(o.Loaded)+len(o.Installed))
 		for _, m := range o.Installed {
 			name := CanonicalModel(m.Name)
@@ -89,9 +91,24 @@ func NewNode(r *Report) *Node {
 			info := n.models[name]
 			info.Loaded, info.SizeMB, info.SizeVRAMMB = true, m.SizeMB, m.SizeVRAMMB
 			n.models[name] = info
+			n.loadedNS[name] = n.updatedNS
+			if since := prev.LoadedSinceNS(name); since != 0 && since < n.updatedNS {
+				n.loadedNS[name] = since
+			}
 		}
 	}
 	return n
+}
+
+// LoadedSinceNS is when the first of the node's reports in a row that show model loaded was taken (nanoseconds
+// since the Unix epoch), 0 when the latest does not show it. A load that the policy started ended about half a
+// report interval before it, which is how the policy learns load speeds even when the next request for the model
+// comes much later.
+func (n *Node) LoadedSinceNS(model string) int64 {
+	if n == nil {
+		return 0
+	}
+	return n.loadedNS[model]
 }
 
 // UpdatedUnixNano is Updated in nanoseconds since the Unix epoch, which Select compares on every node for every

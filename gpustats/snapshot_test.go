@@ -4,7 +4,7 @@ import "testing"
 
 func TestSnapshotLookup(t *testing.T) {
 	node := func(id, hostname string, addrs ...string) *Node {
-		return NewNode(&Report{Vendor: VendorNVIDIA, NodeID: id, Hostname: hostname, Addresses: addrs, Timestamp: 1})
+		return NewNode(&Report{Vendor: VendorNVIDIA, NodeID: id, Hostname: hostname, Addresses: addrs, Timestamp: 1}, nil)
 	}
 	s := NewSnapshot(
 		node("10.0.0.5:11434", "gpu1", "gpu1.lan"),

@@ -147,7 +147,7 @@ func (w *Watcher) apply(key string, data []byte, now time.Time) {
 		return
 	}
 	w.accepted.Add(1)
-	n := NewNode(r)
+	n := NewNode(r, w.nodes[r.NodeID])
 	snap := w.Snapshot()
 	w.nodes[r.NodeID] = n
 	if snap.sameIndex(n) {

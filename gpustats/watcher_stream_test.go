@@ -73,7 +73,7 @@ func sollolSeenAtOnce(t *testing.T, c redis.UniversalClient, w *gpustats.Watcher
 			t.Fatalf("%s: the key's JSON: %v", id, err)
 		}
 		got := w.Snapshot().Node(id)
-		if got.FreeMB != gpustats.NewNode(want).FreeMB || got.GPU != gpustats.NewNode(want).GPU ||
+		if got.FreeMB != gpustats.NewNode(want, nil).FreeMB || got.GPU != gpustats.NewNode(want, nil).GPU ||
 			got.Report.Note != want.Note || got.Report.Vendor != want.Vendor || got.Report.Timestamp != want.Timestamp {
 			t.Fatalf("%s from the stream: %+v, want the key's %+v", id, got.Report, want)
 		}

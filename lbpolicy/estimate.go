@@ -201,8 +201,8 @@ func (s *Selector) judgeModel(n *gpustats.Node, st *State, cs []Candidate, r *re
 		e.defaults |= DefaultedResidency
 	}
 	otherMB, since := st.pending(r.key, max(r.reserveCut, n.UpdatedUnixNano()))
-	if info.Loaded {
-		st.loaded(r.key, n.UpdatedUnixNano(), r.reserveCut, n.Report.IntervalS, s.loadBaseS)
+	if info.Loaded && st.loadsSince(r.reserveCut) {
+		st.loaded(r.key, n.LoadedSinceNS(r.model), r.reserveCut, n.Report.IntervalS, s.loadBaseS)
 	}
 	e.sizeMB = s.sizeMB(cs, r, info, e)
 	switch {

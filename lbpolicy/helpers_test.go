@@ -19,7 +19,7 @@ func node(id string, opts ...opt) *gpustats.Node {
 	for _, o := range opts {
 		o(r)
 	}
-	return gpustats.NewNode(r)
+	return gpustats.NewNode(r, nil)
 }
 
 // gpu adds a GPU with total and free MiB.

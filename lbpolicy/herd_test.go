@@ -3,6 +3,8 @@ package lbpolicy
 import (
 	"testing"
 	"time"
+
+	"github.com/sollol-go/sollol/gpustats"
 )
 
 // Rule 7: a cold load holds its memory once per (node, model); later requests join it.
@@ -95,6 +97,21 @@ func TestHerdGuardEndsWithANewerReportOrItsTTL(t *testing.T) {
 	}
 	if _, since := st.pending(modelKey(llama), cut(t0.Add(31*time.Second))); since != 0 {
 		t.Error("the load outlived its TTL")
+	}
+}
+
+// A load's time is learned from the first report that showed the model loaded, not from the report at hand when
+// the next request for the model comes, which may be minutes later.
+func TestLoadTimeEndsWithTheFirstReportThatShowsTheModel(t *testing.T) {
+	s := NewSelector(Config{}, keepFirst)
+	st := new(State)
+	inst := installed(model(llama, 4700))
+	s.Select([]Candidate{{Node: node("a", free(20000), inst), State: st, Available: true}}, Request{Model: llama, Now: t0})
+	first := node("a", free(14800), inst, loaded(llama, 5200, 5200), age(-4*time.Second))
+	later := gpustats.NewNode(node("a", free(14800), inst, loaded(llama, 5200, 5200), age(-20*time.Second)).Report, first)
+	s.Select([]Candidate{{Node: later, State: st, Available: true}}, Request{Model: llama, Now: t0.Add(20 * time.Second)})
+	if got, want := st.Learned().LoadMBps, (4700.0+512)/4; got != want {
+		t.Errorf("learned load speed %v MiB/s, want %v: the load took 4s, the next request came after 20s", got, want)
 	}
 }
 

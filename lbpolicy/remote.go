@@ -26,7 +26,7 @@ func ModelKey(model string) uint64 { return modelKey(model) }
 // Loads appends to dst the loads held in st that started at cut or after, and returns the extended slice.
 func (st *State) Loads(dst []Load, cut time.Time) []Load {
 	cutNS := cut.UnixNano()
-	if st.lastLoadNS.Load() < cutNS {
+	if !st.loadsSince(cutNS) {
 		return dst
 	}
 	for i := range st.loads {

@@ -80,7 +80,7 @@ func loadMB(meta uint64) float64    { return float64(meta & mbMax) }
 // pending returns the MiB of loads started at cutNS or after for other models than model, and when the load of model
 // started, 0 when none is pending.
 func (st *State) pending(model uint64, cutNS int64) (otherMB float64, sinceNS int64) {
-	if st.lastLoadNS.Load() < cutNS {
+	if !st.loadsSince(cutNS) {
 		return 0, 0
 	}
 	for i := range st.loads {
@@ -121,13 +121,13 @@ func (st *State) reserve(model uint64, mb float64, nowNS, cutNS int64) {
 	st.lastLoadNS.Store(loadStartNS(v))
 }
 
-// loaded is called when a report taken at reportNS shows model loaded: a pending load of it that started before
-// the report was taken has ended, on average half a report interval (intervalS) before it, and its time, at least
-// minS seconds (starting a runner), gives the node's load speed.
+// loadsSince reports whether a load started at cutNS or after: without one, no entry needs reading.
+func (st *State) loadsSince(cutNS int64) bool { return st.lastLoadNS.Load() >= cutNS }
+
+// loaded is called when the reports show model loaded since one taken at reportNS: a pending load of it that
+// started before that report ended, on average half a report interval (intervalS) before it, and its time, at
+// least minS seconds (starting a runner), gives the node's load speed.
 func (st *State) loaded(model uint64, reportNS, cutNS int64, intervalS, minS float64) {
-	if st.lastLoadNS.Load() < cutNS {
-		return
-	}
 	for i := range st.loads {
 		l := &st.loads[i]
 		meta := l.meta.Load()
