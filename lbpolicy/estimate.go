@@ -31,8 +31,10 @@ type estimate struct {
 	// freeMB is the node's free GPU memory less pending loads, NaN when unknown; coldMB the memory this request
 	// would load cold there, 0 when none.
 	freeMB, coldMB float64
-	// sizeMB is the model's size on the node, 0 when the request names none.
-	sizeMB float64
+	// sizeMB is the model's size on the node, 0 when the request names none; weightsMB its size on disk where
+	// the node lists it, else sizeMB: what a request's time scales with, the same whether the model is loaded
+	// there (sizeMB then holds its context buffers too) or not.
+	sizeMB, weightsMB float64
 	// slots is the requests one loaded model serves at once there.
 	slots int
 	fresh bool
@@ -59,6 +61,9 @@ type request struct {
 	sized, learned          bool
 	prompt                  Prompt
 	prompts                 *Prompts
+	// returned says that the node the prompt was sent to is a candidate, and evicted whether its slot there
+	// was taken since (Prompt.evicted); retry that some candidate was tried already.
+	returned, evicted, retry bool
 }
 
 func (s *Selector) begin(req Request) request {
@@ -108,6 +113,7 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 		e.defaults |= DefaultedSlots | DefaultedResidency
 		if r.model != "" {
 			e.sizeMB = s.sizeMB(cs, r, gpustats.ModelInfo{}, e)
+			e.weightsMB = e.sizeMB
 			speed, start := s.loadSpeed(st, cs, r, e)
 			e.load = e.sizeMB/speed + start
 		}
@@ -129,10 +135,11 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 		}
 	}
 	if r.model != "" {
-		run = perMB * e.sizeMB
+		run = perMB * e.weightsMB
 	}
 	if c.Tried {
 		e.tier |= tierTried
+		r.retry = true
 	}
 	e.slots = s.cfg.NumParallel
 	if e.fresh && n.NumParallel > 0 {
@@ -149,9 +156,8 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 		// costs each of them its prompt before its next turn.
 		cached, lost := 0.0, 0.0
 		if r.prompt.by == st {
-			evicted := r.prompt.evicted(r.key, e.slots)
-			st.returned(r.key, r.prompt.Tokens, evicted)
-			if !evicted {
+			r.returned, r.evicted = true, r.prompt.evicted(r.key, e.slots)
+			if !r.evicted {
 				cached = r.prompt.Tokens
 			}
 		}
@@ -160,7 +166,7 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 			lost = share * float64(e.slots+1) * held
 		}
 		if cached+lost > 0 {
-			perToken := e.sizeMB / s.cfg.DefaultModelMB * slowdown / s.cfg.PrefillSpeed
+			perToken := e.weightsMB / s.cfg.DefaultModelMB * slowdown / s.cfg.PrefillSpeed
 			e.saved, e.evict = min(e.run, cached*perToken), lost*perToken
 			if cached > 0 {
 				e.reason = ReasonCached
@@ -204,7 +210,10 @@ func (s *Selector) judgeModel(n *gpustats.Node, st *State, cs []Candidate, r *re
 	if info.Loaded && st.loadsSince(r.reserveCut) {
 		st.loaded(r.key, n.LoadedSinceNS(r.model), r.reserveCut, n.Report.IntervalS, s.loadBaseS)
 	}
-	e.sizeMB = s.sizeMB(cs, r, info, e)
+	e.sizeMB, e.weightsMB = s.sizeMB(cs, r, info, e), info.DiskMB
+	if e.weightsMB == 0 {
+		e.weightsMB = e.sizeMB
+	}
 	switch {
 	case !n.GPU:
 		e.reason = ReasonCPUOnly

@@ -121,13 +121,13 @@ func TestUnloadedNodeTakesTheFleetsLoadSpeed(t *testing.T) {
 	}
 }
 
-// The learned time scales with the model's size, so that a node learned on small models does not take a large
+// The learned time scales with the model's size on disk, so that a node learned on small models does not take a large
 // model's requests for quick ones; the queue ahead waits at the node's mean.
 func TestLearnedTimeScalesWithTheModel(t *testing.T) {
 	s := NewSelector(Config{}, keepFirst)
 	st := learned(10) // 10s per request of a 5000 MiB model
-	n := node("a", gpu(49152, 5000), installed(model(llama, 4700), model(big, 40550)), loaded(llama, 5000, 5000),
-		loaded(big, 40000, 40000))
+	n := node("a", gpu(49152, 5000), installed(model(llama, 5000), model(big, 40000)), loaded(llama, 5200, 5200),
+		loaded(big, 40800, 40800))
 	c := []Candidate{{Node: n, State: st, Available: true, InFlight: 2}}
 	small, large := s.Select(c, Request{Model: llama, Now: t0}), s.Select(c, Request{Model: big, Now: t0})
 	if math.Abs(small.Run-10) > 0.1 || math.Abs(large.Run-80) > 0.8 {

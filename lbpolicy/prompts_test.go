@@ -249,3 +249,24 @@ func TestThrashingSlotsSendNewConversationsElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// A retried turn is the same turn: the node that served the conversation counts it once in what it learns of
+// its slots, whichever node the first try went to.
+func TestRetriedTurnCountsOnce(t *testing.T) {
+	p, s := NewPrompts(64), NewSelector(Config{}, keepFirst)
+	cs := withState(up(node("a", free(15000), parallel(1), loaded(llama, 5000, 5000))),
+		up(node("b", free(15000), parallel(1), loaded(llama, 5000, 5000))))
+	turn := chat("a", 1000)
+	s.Select(cs[:1], Request{Model: llama, Now: t0, Prompt: p.Match(llama, turn, nil), Prompts: p})
+	s.Select(cs[:1], Request{Model: llama, Now: t0, Prompt: p.Match(llama, chat("other", 1000), nil), Prompts: p})
+	turn = append(turn, chat("turn 2", 300)...)
+	prompt := p.Match(llama, turn, nil)
+	s.Select(cs, Request{Model: llama, Now: t0, Prompt: prompt, Prompts: p})
+	share, _ := cs[0].State.thrash(modelKey(llama))
+	cs[1].Tried = true
+	s.Select(cs, Request{Model: llama, Now: t0, Prompt: prompt, Prompts: p})
+	if again, _ := cs[0].State.thrash(modelKey(llama)); share != evictionShare || again != share {
+		t.Errorf("share of turns that found their slot taken: %v after the turn, %v after its retry; want %v both",
+			share, again, evictionShare)
+	}
+}

@@ -101,6 +101,10 @@ func (s *Selector) Select(cs []Candidate, req Request) Decision {
 		d.Index, d.Reason = -1, ReasonFallbackNoFreshStats
 		return d
 	}
+	if r.returned && !r.retry {
+		// Once per turn: a retry of it would count it again.
+		r.prompt.by.returned(r.key, r.prompt.Tokens, r.evicted)
+	}
 	c := &cs[d.Index]
 	d.Reason, d.Defaults, d.FreeMB = best.reason, best.defaults, best.freeMB
 	d.Seconds, d.Wait, d.Load, d.Run, d.Saved, d.Evict = best.seconds, best.wait, best.load, best.run, best.saved, best.evict
@@ -108,7 +112,7 @@ func (s *Selector) Select(cs []Candidate, req Request) Decision {
 		d.Node, d.NodeID = c.Node, c.Node.Report.NodeID
 	}
 	if st := c.State; st != nil {
-		st.send(best.sizeMB)
+		st.send(best.weightsMB)
 		if r.model != "" {
 			r.prompts.record(&r.prompt, st, st.prompt(r.key), r.nowNS)
 		}
