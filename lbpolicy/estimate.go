@@ -330,7 +330,7 @@ func (s *Selector) learnFleet(cs []Candidate, r *request) {
 	speeds, n := 0.0, 0
 	for i := range cs {
 		if st := cs[i].State; st != nil {
-			area += st.busyArea.Load()
+			area += max(st.busyArea.Load(), 0)
 			mb += max(st.doneMB.Load(), 0)
 			if v := st.loadMBps.Load(); v > 0 {
 				speeds, n = speeds+v, n+1

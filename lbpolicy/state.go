@@ -27,7 +27,10 @@ type State struct {
 	inFlight  atomic.Int64 // requests in flight at the last sample
 	// sent and sentMB count the requests sent and the sizes of their models (MiB); counted and countedMB
 	// what of them the averages hold.
-	sent, counted, sentMB, countedMB       atomic.Uint64
+	sent, counted, sentMB, countedMB atomic.Uint64
+	// loadWaitNS is the time the requests sent since the last sample were expected to wait for a cold load:
+	// they hold a slot meanwhile, and the estimate counts the load apart from the request's own time.
+	loadWaitNS                             atomic.Int64
 	busyArea, doneMB, sentDecd, sentMBDecd atomicFloat
 	// loadMBps is the learned load speed, 0 before the first load was seen.
 	loadMBps atomicFloat
@@ -203,13 +206,17 @@ func (st *State) sample(nowNS, everyNS int64, inFlight, slots int, window time.D
 	if sentDecd > 0 {
 		done *= sentMBDecd / sentDecd
 	}
-	st.busyArea.Store(st.busyArea.Load()*decay + float64(prev)*dt)
+	st.busyArea.Store(st.busyArea.Load()*decay + float64(prev)*dt - float64(st.loadWaitNS.Swap(0))/1e9)
 	st.doneMB.Store(st.doneMB.Load()*decay + done)
 }
 
-// send counts a request sent to the upstream for a model of mb MiB (0: none named).
-func (st *State) send(mb float64) {
+// send counts a request sent to the upstream for a model of mb MiB (0: none named), which waits loadS seconds
+// for a cold load of it.
+func (st *State) send(mb, loadS float64) {
 	st.sent.Add(1)
+	if loadS > 0 {
+		st.loadWaitNS.Add(int64(loadS * 1e9))
+	}
 	if mb > 0 {
 		st.sentMB.Add(uint64(mb))
 		st.recentMB.blend(mb, 0.25)
@@ -252,7 +259,7 @@ func (st *State) promptSeq(model uint64) uint32 {
 // priorMB MiB of requests at priorPerMB seconds each (see Selector.perMB). learned says whether the node's own
 // requests outweigh the prior.
 func (st *State) secondsPerMB(priorPerMB, priorMB float64) (perMB float64, learned bool) {
-	area, mb := st.busyArea.Load(), max(st.doneMB.Load(), 0)
+	area, mb := max(st.busyArea.Load(), 0), max(st.doneMB.Load(), 0)
 	return (area + priorPerMB*priorMB) / (mb + priorMB), mb >= priorMB
 }
 
@@ -271,7 +278,7 @@ type Learned struct {
 func (st *State) Learned() Learned {
 	l := Learned{GiB: max(st.doneMB.Load(), 0) / 1024, LoadMBps: st.loadMBps.Load()}
 	if l.GiB > 0 {
-		l.SecondsPerGiB = st.busyArea.Load() / l.GiB
+		l.SecondsPerGiB = max(st.busyArea.Load(), 0) / l.GiB
 	}
 	return l
 }
