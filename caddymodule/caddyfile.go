@@ -32,6 +32,7 @@ import (
 //		request_time <duration>            # a request's time until one is learned; default 10s
 //		load_speed   <size>/s              # a cold load's speed until one is learned; default 1000MiB/s
 //		load_start   <duration>            # added to a cold load until its speed is learned; default 2s
+//		learn_window <duration>            # how long learned request times and load speeds take to fade; default 2m
 //		affinity     on | off              # a conversation's next turn where its prompt is cached; default on
 //		affinity_entries <n>               # prompts remembered; default 16384
 //		prefill_speed <tokens>/s           # prompt tokens read per second for a 4 GiB model; default 4000
@@ -86,6 +87,8 @@ func (p *VRAMAware) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = speedArg(d, &p.LoadSpeed)
 		case "load_start":
 			err = durationArg(d, &p.LoadStart, "load_start <duration>, such as load_start 2s")
+		case "learn_window":
+			err = durationArg(d, &p.LearnWindow, "learn_window <duration>, such as learn_window 5m")
 		case "affinity":
 			err = onOffArg(d, &p.Affinity)
 		case "affinity_entries":
@@ -121,7 +124,7 @@ func (p *VRAMAware) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 
 // caddyfileOptions are the options UnmarshalCaddyfile knows, for the error that names them.
 var caddyfileOptions = []string{"redis", "prefix", "hmac_key", "hmac_key_file", "verify_channel", "stale_after",
-	"resync", "min_free", "boost_free", "headroom", "num_parallel", "request_time", "load_speed", "load_start", "affinity", "affinity_entries", "prefill_speed", "model_from", "max_body", "node", "ollama_poll",
+	"resync", "min_free", "boost_free", "headroom", "num_parallel", "request_time", "load_speed", "load_start", "learn_window", "affinity", "affinity_entries", "prefill_speed", "model_from", "max_body", "node", "ollama_poll",
 	"vram", "decision_header", "fallback", "gateway_id", "share_state"}
 
 func unknownOption(d *caddyfile.Dispenser) error {

@@ -28,6 +28,7 @@ func TestCaddyfileEveryDirective(t *testing.T) {
 		request_time 30s
 		load_speed 2GiB/s
 		load_start 1s
+		learn_window 5m
 		affinity off
 		affinity_entries 4096
 		prefill_speed 8000/s
@@ -51,7 +52,7 @@ func TestCaddyfileEveryDirective(t *testing.T) {
 		p.Headroom != want.Headroom || p.ModelFrom != want.ModelFrom || p.ModelHeader != want.ModelHeader ||
 		p.MaxBody != want.MaxBody || p.Nodes["gpu3:11434"] != "10.0.0.7:11434" || p.DecisionHeader != want.DecisionHeader ||
 		p.NumParallel != 4 || p.RequestTime != caddy.Duration(30*time.Second) || p.LoadSpeed != 2<<30 ||
-		p.LoadStart != caddy.Duration(time.Second) || p.Affinity != "off" || p.AffinityEntries != 4096 || p.PrefillSpeed != 8000 ||
+		p.LoadStart != caddy.Duration(time.Second) || p.LearnWindow != caddy.Duration(5*time.Minute) || p.Affinity != "off" || p.AffinityEntries != 4096 || p.PrefillSpeed != 8000 ||
 		!strings.Contains(string(p.FallbackRaw), `"policy":"random"`) {
 		t.Errorf("parsed %+v", &p)
 	}
@@ -75,6 +76,7 @@ func TestCaddyfileEveryDirective(t *testing.T) {
 		"load_speed fast":          `load_speed "fast": want a size such as 2GiB`,
 		"load_speed 0/s":           `load_speed "0/s": zero reads as not set`,
 		"load_start 0s":            `load_start "0s": zero reads as not set`,
+		"learn_window -1m":         "vram_aware: learn_window -1m0s must be positive",
 		"affinity maybe":           `affinity "maybe": want on or off`,
 		"affinity":                 "affinity: want affinity on|off",
 		"affinity_entries 0":       `affinity_entries "0": zero reads as not set`,

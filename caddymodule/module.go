@@ -76,6 +76,9 @@ type VRAMAware struct {
 	// model yet: size ÷ LoadSpeed + LoadStart; defaults 1000 MiB/s and 2s.
 	LoadSpeed int64          `json:"load_speed,omitempty"`
 	LoadStart caddy.Duration `json:"load_start,omitempty"`
+	// LearnWindow is the time constant of the learned request times and load speeds: what a node did that long
+	// ago counts a third as much as what it does now; default 2m.
+	LearnWindow caddy.Duration `json:"learn_window,omitempty"`
 	// ModelFrom says where the requested model is read: "body" (default: the "model" member of a JSON POST to
 	// Ollama's or the OpenAI-compatible API), "header" (the header ModelHeader) or "off".
 	ModelFrom string `json:"model_from,omitempty"`
@@ -165,7 +168,7 @@ func (p *VRAMAware) Provision(ctx caddy.Context) error {
 	}
 	cfg := lbpolicy.Config{StaleAfter: time.Duration(p.StaleAfter), HeadroomMB: mib(p.Headroom), NumParallel: p.NumParallel,
 		RequestTime: time.Duration(p.RequestTime), LoadMBps: mib(p.LoadSpeed), LoadBase: time.Duration(p.LoadStart),
-		PrefillSpeed: p.PrefillSpeed}
+		LearnWindow: time.Duration(p.LearnWindow), PrefillSpeed: p.PrefillSpeed}
 	if p.MinFree != 0 || p.BoostFree != 0 {
 		p.log.Warn("min_free and boost_free no longer change routing: vram_aware sends each request where it is answered soonest, free memory counting through the loads it saves or costs (see README, How routing decides); remove the lines")
 	}
@@ -247,6 +250,8 @@ func (p *VRAMAware) validate() error {
 		return fmt.Errorf("vram_aware: request_time %s must be positive", time.Duration(p.RequestTime))
 	case p.LoadStart < 0:
 		return fmt.Errorf("vram_aware: load_start %s must be positive", time.Duration(p.LoadStart))
+	case p.LearnWindow < 0:
+		return fmt.Errorf("vram_aware: learn_window %s must be positive", time.Duration(p.LearnWindow))
 	case p.Affinity != "" && p.Affinity != affinityOn && p.Affinity != affinityOff:
 		return fmt.Errorf("vram_aware: affinity %q: want on or off", p.Affinity)
 	case p.AffinityEntries < 0 || p.AffinityEntries > maxAffinityEntries:

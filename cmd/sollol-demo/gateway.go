@@ -40,11 +40,13 @@ func gatewayConfig(addr, policy string, upstreams []string, redisURL, prefix str
 			sel["affinity"] = "off"
 		}
 		sel["redis"] = redisURL
-		// The policy's defaults for what it has not learned yet, in the simulation's time: time passes scale
-		// times faster than the defaults assume (lbpolicy.DefaultRequestTime, DefaultLoadMBps, DefaultLoadBase).
+		// The policy's defaults for what it has not learned yet, and how long it remembers what it learned, in
+		// the simulation's time: time passes scale times faster than the defaults assume
+		// (lbpolicy.DefaultRequestTime, DefaultLoadMBps, DefaultLoadBase, DefaultLearnWindow).
 		sel["request_time"] = time.Duration(float64(lbpolicy.DefaultRequestTime) / scale).String()
 		sel["load_speed"] = int64(lbpolicy.DefaultLoadMBps * scale * (1 << 20))
 		sel["load_start"] = time.Duration(float64(lbpolicy.DefaultLoadBase) / scale).String()
+		sel["learn_window"] = time.Duration(float64(lbpolicy.DefaultLearnWindow) / scale).String()
 		sel["prefill_speed"] = lbpolicy.DefaultPrefillSpeed * scale
 		sel["decision_header"] = decisionHeader
 		sel["fallback"] = map[string]any{"policy": "least_conn"}
