@@ -60,8 +60,9 @@ func (p *VRAMAware) requestModel(r *http.Request) (string, lbpolicy.Prompt, *str
 		model, body := peekModel(r, p.MaxBody)
 		info.model = gpustats.CanonicalModel(model)
 		if p.prompts != nil && info.model != "" {
-			first, then := scanPrompt(body)
+			first, then, shared := scanPrompt(body)
 			info.prompt = p.prompts.Match(info.model, first, then)
+			info.prompt.SetShared(shared)
 		}
 	}
 	caddyhttp.SetVar(r.Context(), requestVar, info)

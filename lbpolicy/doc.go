@@ -10,7 +10,8 @@
 //
 //	estimate = wait + load + run − saved + evict
 //	run      = the node's time per MiB of model (learned, with a prior of what all candidates learned, itself
-//	           with a prior of Config.RequestTime per DefaultModelMB) × the model's size,
+//	           with a prior of Config.RequestTime per DefaultModelMB; the time requests waited for cold loads
+//	           left out) × the model's size on disk (else as loaded),
 //	           × 1 + (CPUSlowdown−1) × the model's share on the CPU
 //	wait     = max(0, in flight − slots + 1) ÷ slots × the run of the models recently sent there,
 //	           + min(in flight, slots − 1) × a fifth of run (decoding beside the requests in the other slots)
@@ -18,11 +19,12 @@
 //	           else size ÷ load speed, plus, when Ollama must unload idle models first, their size ÷ load
 //	           speed (the reload their users will pay)
 //	saved    = on the node a slot of which still holds the earlier prompt that this request's prompt extends
-//	           (Request.Prompt), that prompt's tokens ÷ PrefillSpeed × the model's size ÷ DefaultModelMB, at
-//	           most run; else 0
+//	           (Request.Prompt), that prompt's tokens past a shared system prompt (Prompt.Shared) ÷
+//	           PrefillSpeed × the model's size on disk ÷ DefaultModelMB, at most run; else 0
 //	evict    = on a node where the model is resident and this request takes a slot (nothing saved): the share
 //	           of the conversations coming back there that found their slot taken × (slots + 1) × the tokens
-//	           they had cached there ÷ PrefillSpeed × the model's size ÷ DefaultModelMB; else 0
+//	           they had cached there past the shared system prompt ÷ PrefillSpeed × the model's size on disk ÷
+//	           DefaultModelMB; else 0
 //
 // and the lowest wins, exact ties at random. Hard limits rank below every candidate without them, whatever the
 // estimates, worst first: tried (a retry of this request), not installed, cannot hold (larger than all GPU

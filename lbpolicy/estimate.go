@@ -150,15 +150,16 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 	slots := float64(e.slots)
 	e.wait = max(0, inFlight-slots+1)/slots*ahead + min(inFlight, slots-1)*shareSlowdown*e.run
 	if e.reason == ReasonResident {
-		// The slot that still holds the conversation reads only what is new (reason cached). Any other request
+		// The slot that still holds the conversation reads only what is new past the system prompt it shares
+		// with others (reason cached); a prompt that extends no more than that starts a conversation. Any other request
 		// takes a slot: where the conversations coming back keep finding theirs taken, the slots hold more
 		// conversations than they can, and as Ollama frees the least recently used, one more than the slots
 		// costs each of them its prompt before its next turn.
 		cached, lost := 0.0, 0.0
-		if r.prompt.by == st {
+		if r.prompt.by == st && r.prompt.Tokens > r.prompt.Shared {
 			r.returned, r.evicted = true, r.prompt.evicted(r.key, e.slots)
 			if !r.evicted {
-				cached = r.prompt.Tokens
+				cached = r.prompt.Tokens - r.prompt.Shared
 			}
 		}
 		if cached == 0 {

@@ -56,8 +56,9 @@ func (p *Prompts) Len() int { return len(p.sets) * promptWays }
 type Prompt struct {
 	// key is the hash of the model and the prompt's whole chunks, 0 when it has none.
 	key uint64
-	// Tokens is the estimate of the tokens of the longest earlier prompt that this one extends, 0 when none.
-	Tokens float64
+	// Tokens is the estimate of the tokens of the longest earlier prompt that this one extends, 0 when none;
+	// Shared of those at its start that it shares with other conversations (see SetShared).
+	Tokens, Shared float64
 	// by is the upstream that prompt was sent to, seq its count of requests for the model then.
 	by  *State
 	seq uint32
@@ -72,6 +73,14 @@ func (p Prompt) Key() uint64 { return p.key }
 // gateway's own, until this gateway sends the slots' worth of other requests for the model there.
 func (p *Prompts) Import(key, model uint64, st *State, at time.Time) {
 	p.record(&Prompt{key: key}, st, st.promptSeq(model), at.UnixNano())
+}
+
+// SetShared says that the first bytes of the prompt text are a system prompt that other conversations share.
+// A node that serves them holds it whichever of them it served last, as Ollama reads a prompt's start from the
+// slot that shares the most of it: so a node saves only the prompt past it by holding this conversation, and
+// loses only that when another takes its slot.
+func (p *Prompt) SetShared(bytes int) {
+	p.Shared = min(float64(bytes/PromptChunk*PromptChunk/bytesPerToken), p.Tokens)
 }
 
 // Known reports whether the prompt extends one that was sent before.

@@ -3,6 +3,7 @@ package lbpolicy
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 )
@@ -268,5 +269,27 @@ func TestRetriedTurnCountsOnce(t *testing.T) {
 	if again, _ := cs[0].State.thrash(modelKey(llama)); share != evictionShare || again != share {
 		t.Errorf("share of turns that found their slot taken: %v after the turn, %v after its retry; want %v both",
 			share, again, evictionShare)
+	}
+}
+
+// Conversations behind one system prompt share it: every node that serves them holds it, so holding this
+// conversation saves only the prompt past it.
+func TestSharedSystemPromptIsNotSaved(t *testing.T) {
+	p, s := NewPrompts(64), NewSelector(Config{}, keepFirst)
+	cs := withState(up(node("a", free(15000), parallel(4), loaded(llama, 5000, 5000))),
+		up(node("b", free(15000), parallel(4), loaded(llama, 5000, 5000))))
+	system := chat("system", 4096) // 16 chunks, 1024 tokens
+	turn := append(append([]byte{}, system...), chat("hi", 1000)...)
+	s.Select(cs[:1], Request{Model: llama, Now: t0, Prompt: p.Match(llama, turn, nil), Prompts: p})
+	turn = append(turn, chat("more", 300)...)
+	whole := p.Match(llama, turn, nil)
+	shared := whole
+	shared.SetShared(len(system))
+	dw := s.Select(cs, Request{Model: llama, Now: t0, Prompt: whole})
+	ds := s.Select(cs, Request{Model: llama, Now: t0, Prompt: shared})
+	if dw.Reason != ReasonCached || ds.Reason != ReasonCached || shared.Shared != 1024 ||
+		math.Abs(ds.Saved-dw.Saved*(whole.Tokens-1024)/whole.Tokens) > 1e-9 {
+		t.Errorf("saved %.3fs of %v tokens, %.3fs with %v of them shared (%s, %s); want in proportion to the tokens past the system prompt",
+			dw.Saved, whole.Tokens, ds.Saved, shared.Shared, dw.Reason, ds.Reason)
 	}
 }

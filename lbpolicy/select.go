@@ -103,7 +103,7 @@ func (s *Selector) Select(cs []Candidate, req Request) Decision {
 	}
 	if r.returned && !r.retry {
 		// Once per turn: a retry of it would count it again.
-		r.prompt.by.returned(r.key, r.prompt.Tokens, r.evicted)
+		r.prompt.by.returned(r.key, r.prompt.Tokens-r.prompt.Shared, r.evicted)
 	}
 	c := &cs[d.Index]
 	d.Reason, d.Defaults, d.FreeMB = best.reason, best.defaults, best.freeMB
