@@ -8,8 +8,15 @@ import (
 	"time"
 )
 
-// Little's law: with requests every `every` that each take `takes` in one of `slots` slots, the learned request
-// time is takes, whatever the queue (requests beyond the slots wait and do not count as busy).
+// shared is how long a request that takes alone takes with beside others decoding beside it, as the estimate
+// counts it.
+func shared(alone time.Duration, beside int) time.Duration {
+	return time.Duration(float64(alone) * (1 + shareSlowdown*float64(beside)))
+}
+
+// Little's law: with requests every `every` that each take `takes` alone in one of `slots` slots (longer beside
+// others), the learned request time is takes, whatever the queue (requests beyond the slots wait and do not count
+// as busy).
 func TestLearnRequestTime(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
@@ -48,7 +55,13 @@ func TestLearnRequestTime(t *testing.T) {
 					if len(ends) >= tc.slots {
 						begin = ends[len(ends)-tc.slots]
 					}
-					ends = append(ends, begin.Add(tc.takes))
+					beside := 0 // the requests decoding beside it when it starts
+					for _, e := range ends {
+						if e.After(begin) {
+							beside++
+						}
+					}
+					ends = append(ends, begin.Add(shared(tc.takes, min(beside, tc.slots-1))))
 				} else if d := s.Select(c, Request{Model: "other:7b", Now: now}); d.Index != 1 {
 					t.Fatalf("other went to %d", d.Index)
 				}
@@ -216,7 +229,7 @@ func TestLearnShortRequests(t *testing.T) {
 			ends = slices.DeleteFunc(ends, func(e time.Time) bool { return !e.After(now) })
 			n := node("a", free(20000), parallel(4), installed(model(llama, 4700)), loaded(llama, 5000, 5000), age(-now.Sub(t0)))
 			s.Select([]Candidate{{Node: n, State: st, Available: true, InFlight: len(ends)}}, Request{Model: llama, Now: now})
-			ends = append(ends, now.Add(tc.takes))
+			ends = append(ends, now.Add(shared(tc.takes, min(len(ends), 3))))
 		}
 		if got := st.Learned().SecondsPerGiB * 4700 / 1024; math.Abs(got-tc.takes.Seconds()) > 0.1*tc.takes.Seconds() {
 			t.Errorf("request_time %v: requests of %v learned as %.4fs, want within 10%%", tc.requestTime, tc.takes, got)

@@ -206,7 +206,10 @@ func (st *State) sample(nowNS, everyNS int64, inFlight, slots int, window time.D
 	if sentDecd > 0 {
 		done *= sentMBDecd / sentDecd
 	}
-	st.busyArea.Store(st.busyArea.Load()*decay + float64(prev)*dt - float64(st.loadWaitNS.Swap(0))/1e9)
+	// Each of the busy slots decodes beside the others, slower by shareSlowdown for each: the estimate adds that
+	// slowdown to the time a request takes alone, which is what the average holds.
+	alone := float64(prev) * dt / (1 + shareSlowdown*float64(max(prev-1, 0)))
+	st.busyArea.Store(st.busyArea.Load()*decay + alone - float64(st.loadWaitNS.Swap(0))/1e9)
 	st.doneMB.Store(st.doneMB.Load()*decay + done)
 }
 
