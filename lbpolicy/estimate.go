@@ -151,8 +151,8 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 	e.wait = max(0, inFlight-slots+1)/slots*ahead + min(inFlight, slots-1)*shareSlowdown*e.run
 	if e.reason == ReasonResident {
 		// The slot that still holds the conversation reads only what is new past the system prompt it shares
-		// with others (reason cached); a prompt that extends no more than that starts a conversation. Any other request
-		// takes a slot: where the conversations coming back keep finding theirs taken, the slots hold more
+		// with others (reason cached); a prompt that extends no more than that starts a conversation. Any other
+		// request takes a slot: where the conversations coming back keep finding theirs taken, the slots hold more
 		// conversations than they can, and as Ollama frees the least recently used, one more than the slots
 		// costs each of them its prompt before its next turn.
 		cached, lost := 0.0, 0.0
@@ -331,7 +331,7 @@ func (s *Selector) learnFleet(cs []Candidate, r *request) {
 	speeds, n := 0.0, 0
 	for i := range cs {
 		if st := cs[i].State; st != nil {
-			area += max(st.busyArea.Load(), 0)
+			area += st.busySeconds()
 			mb += max(st.doneMB.Load(), 0)
 			if v := st.loadMBps.Load(); v > 0 {
 				speeds, n = speeds+v, n+1

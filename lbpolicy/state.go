@@ -213,6 +213,10 @@ func (st *State) sample(nowNS, everyNS int64, inFlight, slots int, window time.D
 	st.doneMB.Store(st.doneMB.Load()*decay + done)
 }
 
+// busySeconds is the busy slots' time in the average, at least 0: a load's wait is taken off it at the sample
+// after the request was sent, before the slot's time adds up.
+func (st *State) busySeconds() float64 { return max(st.busyArea.Load(), 0) }
+
 // send counts a request sent to the upstream for a model of mb MiB (0: none named), which waits loadS seconds
 // for a cold load of it.
 func (st *State) send(mb, loadS float64) {
@@ -262,7 +266,7 @@ func (st *State) promptSeq(model uint64) uint32 {
 // priorMB MiB of requests at priorPerMB seconds each (see Selector.perMB). learned says whether the node's own
 // requests outweigh the prior.
 func (st *State) secondsPerMB(priorPerMB, priorMB float64) (perMB float64, learned bool) {
-	area, mb := max(st.busyArea.Load(), 0), max(st.doneMB.Load(), 0)
+	area, mb := st.busySeconds(), max(st.doneMB.Load(), 0)
 	return (area + priorPerMB*priorMB) / (mb + priorMB), mb >= priorMB
 }
 
@@ -281,7 +285,7 @@ type Learned struct {
 func (st *State) Learned() Learned {
 	l := Learned{GiB: max(st.doneMB.Load(), 0) / 1024, LoadMBps: st.loadMBps.Load()}
 	if l.GiB > 0 {
-		l.SecondsPerGiB = max(st.busyArea.Load(), 0) / l.GiB
+		l.SecondsPerGiB = st.busySeconds() / l.GiB
 	}
 	return l
 }
