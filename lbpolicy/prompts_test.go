@@ -154,6 +154,29 @@ func TestRuleAffinity(t *testing.T) {
 	}
 }
 
+// Each model's slots hold its own conversations: requests for another model on the node take none of them,
+// even for two models whose names hash alike.
+func TestOtherModelsTakeNoSlotOfAConversation(t *testing.T) {
+	const a, b = "llama3.1:8b", "qwen2.5:14b"
+	if modelKey(a)%maxChatModels != modelKey(b)%maxChatModels {
+		t.Fatalf("%s and %s no longer share a record slot: pick two names that do", a, b)
+	}
+	p, s := NewPrompts(64), NewSelector(Config{}, nil)
+	cs := withState(up(node("n", free(15000), parallel(2), loaded(a, 5000, 5000), loaded(b, 5000, 5000))))
+	turn := chat("chat", 3000)
+	s.Select(cs, Request{Model: a, Now: t0, Prompt: p.Match(a, turn, nil), Prompts: p})
+	for i := range 3 {
+		s.Select(cs, Request{Model: b, Now: t0, Prompt: p.Match(b, chat(fmt.Sprint("other ", i), 3000), nil), Prompts: p})
+	}
+	turn = append(turn, chat("next", 300)...)
+	if d := s.Select(cs, Request{Model: a, Now: t0, Prompt: p.Match(a, turn, nil), Prompts: p}); d.Reason != ReasonCached {
+		t.Errorf("after three requests for %s on the node: reason %s, want cached", b, d.Reason)
+	}
+	if share, held := cs[0].State.thrash(modelKey(b)); share != 0 || held != 0 {
+		t.Errorf("%s's conversations: share %v evicted, %v tokens held; want none, as none came back", b, share, held)
+	}
+}
+
 // TestSelectFollowsTheConversation: Select records where it sends each turn, so every turn of a conversation
 // goes where the one before went, while another conversation between two turns on a one-slot node breaks it.
 func TestSelectFollowsTheConversation(t *testing.T) {
@@ -291,5 +314,32 @@ func TestSharedSystemPromptIsNotSaved(t *testing.T) {
 		math.Abs(ds.Saved-dw.Saved*(whole.Tokens-1024)/whole.Tokens) > 1e-9 {
 		t.Errorf("saved %.3fs of %v tokens, %.3fs with %v of them shared (%s, %s); want in proportion to the tokens past the system prompt",
 			dw.Saved, whole.Tokens, ds.Saved, shared.Shared, dw.Reason, ds.Reason)
+	}
+}
+
+// A State tells apart the conversations of maxChatModels models; one more takes another's record, whose
+// conversations then look evicted rather than cached.
+func TestChatRecordsBound(t *testing.T) {
+	st := new(State)
+	for i := range maxChatModels + 1 {
+		key := modelKey(fmt.Sprint("model", i))
+		if n := st.prompt(key); n != 1 {
+			t.Fatalf("model %d: count %d, want 1", i, n)
+		}
+	}
+	kept := 0
+	for i := range maxChatModels + 1 {
+		if st.promptSeq(modelKey(fmt.Sprint("model", i))) == 1 {
+			kept++
+		}
+	}
+	if kept != maxChatModels {
+		t.Errorf("%d models' counts kept, want %d", kept, maxChatModels)
+	}
+	gone := Prompt{by: st, seq: 1}
+	for i := range maxChatModels {
+		if key := modelKey(fmt.Sprint("model", i)); st.promptSeq(key) == 0 && !gone.evicted(key, 4) {
+			t.Errorf("model %d lost its record, but its conversation still looks cached", i)
+		}
 	}
 }

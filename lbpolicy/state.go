@@ -37,18 +37,28 @@ type State struct {
 	// recentMB is the size of the models of the last few requests sent (a moving average): what the requests in
 	// flight are likely to be for.
 	recentMB atomicFloat
-	// prompted counts the requests sent per model (by its key's low bits), each of which may take the slot that
-	// holds an earlier prompt (see Prompt.evicted).
-	prompted [8]atomic.Uint32
-	// evictions is, per model likewise, the share of the conversations that came back to the node and found
-	// their slot taken, and heldTokens the tokens they had cached there (moving averages over their turns):
-	// near 1 the node's slots hold more conversations than they can.
-	evictions, heldTokens [8]atomicFloat
+	// chats is what the node's slots do with conversations, per model.
+	chats [maxChatModels]chatRecord
+}
+
+// chatRecord is what one model's slots on a node do with conversations. model is the model's key (0: unused);
+// prompted counts the requests sent for it, each of which may take the slot that holds an earlier prompt (see
+// Prompt.evicted); evictions is the share of the conversations that came back to the node and found their slot
+// taken, and heldTokens the tokens they had cached there (moving averages over their turns): near 1 the slots
+// hold more conversations than they can.
+type chatRecord struct {
+	model                 atomic.Uint64
+	prompted              atomic.Uint32
+	evictions, heldTokens atomicFloat
 }
 
 const (
 	maxLoads   = 8
 	maxRefused = 4
+	// maxChatModels is how many models' conversations a State tells apart; past that, a model takes the record of
+	// another, whose counts start again (its conversations then look evicted: a cache hit lost, never a wrong
+	// answer).
+	maxChatModels = 8
 	// sampleShare bounds how often one upstream's busy slots are sampled, to once per this share of
 	// Config.RequestTime (100ms by default), so that Selects on many cores do not all write the same cache line.
 	// The first decision after that dead time misses the requests sent and ended within it: requests much
@@ -230,36 +240,68 @@ func (st *State) send(mb, loadS float64) {
 	}
 }
 
-// prompt counts a request sent for model and returns the count.
-func (st *State) prompt(model uint64) uint32 {
-	return st.prompted[model%uint64(len(st.prompted))].Add(1)
+// chat is the record of model's conversations, nil when there is none.
+func (st *State) chat(model uint64) *chatRecord {
+	for i := range st.chats {
+		if c := &st.chats[i]; c.model.Load() == model {
+			return c
+		}
+	}
+	return nil
 }
+
+// newChat is the record of model's conversations, taken from an unused one, else from the model that shares
+// its slot in the array.
+func (st *State) newChat(model uint64) *chatRecord {
+	if c := st.chat(model); c != nil {
+		return c
+	}
+	for i := range st.chats {
+		c := &st.chats[i]
+		if c.model.CompareAndSwap(0, model) || c.model.Load() == model {
+			return c
+		}
+	}
+	c := &st.chats[model%maxChatModels]
+	c.model.Store(model)
+	c.prompted.Store(0)
+	c.evictions.Store(0)
+	c.heldTokens.Store(0)
+	return c
+}
+
+// prompt counts a request sent for model and returns the count.
+func (st *State) prompt(model uint64) uint32 { return st.newChat(model).prompted.Add(1) }
 
 // returned counts a turn of a conversation that the node served last, with tokens cached there, which found
 // its slot taken or not.
 func (st *State) returned(model uint64, tokens float64, evicted bool) {
-	v, i := 0.0, model%uint64(len(st.evictions))
+	v, c := 0.0, st.newChat(model)
 	if evicted {
 		v = 1
 	}
-	e, h := &st.evictions[i], &st.heldTokens[i]
-	e.Store(e.Load() + evictionShare*(v-e.Load()))
-	h.Store(h.Load() + evictionShare*(tokens-h.Load()))
+	c.evictions.Store(c.evictions.Load() + evictionShare*(v-c.evictions.Load()))
+	c.heldTokens.Store(c.heldTokens.Load() + evictionShare*(tokens-c.heldTokens.Load()))
 }
 
 // thrash is the share of the conversations for model coming back to the node that found their slot taken, and
 // the tokens they had cached there.
 func (st *State) thrash(model uint64) (share, tokens float64) {
-	i := model % uint64(len(st.evictions))
-	return st.evictions[i].Load(), st.heldTokens[i].Load()
+	if c := st.chat(model); c != nil {
+		return c.evictions.Load(), c.heldTokens.Load()
+	}
+	return 0, 0
 }
 
-// evictionShare is the weight of one returning turn in State.evictions.
+// evictionShare is the weight of one returning turn in chatRecord.evictions.
 const evictionShare = 0.25
 
 // promptSeq is the count of requests sent for model.
 func (st *State) promptSeq(model uint64) uint32 {
-	return st.prompted[model%uint64(len(st.prompted))].Load()
+	if c := st.chat(model); c != nil {
+		return c.prompted.Load()
+	}
+	return 0
 }
 
 // secondsPerMB is a request's time in a slot per MiB of its model: what the node learned, with prior of
