@@ -66,10 +66,14 @@ func TestDurationsAndFirstTokenAsOllama(t *testing.T) {
 func TestLoadDurationCountsTheQueueForALoad(t *testing.T) {
 	n := startNode(t, 100, func(c *Config) { c.GPUs = []GPU{{Name: "12G", VRAMMB: 12288}}; fast(c) })
 	generate(t, n, "big:14b", "")
-	go askOK(t, n, "/api/generate", `{"model":"big:14b","prompt":"x","stream":false,"options":{"num_predict":200}}`) // 5 s
+	busy := make(chan final, 1)
+	go func() {
+		busy <- askOK(t, n, "/api/generate", `{"model":"big:14b","prompt":"x","stream":false,"options":{"num_predict":200}}`) // 5 s
+	}()
 	waitFor(t, n, "big:14b busy", func() bool { return n.running == 1 })
 	f := askOK(t, n, "/api/generate", `{"model":"mid:8b","prompt":"x","stream":false,"options":{"num_predict":1}}`)
 	if load := time.Duration(f.Load); load < 4*time.Second || time.Duration(f.Total) < load {
 		t.Errorf("load %s, total %s: want the wait for big:14b (about 5s) in both", load, time.Duration(f.Total))
 	}
+	<-busy
 }
