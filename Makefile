@@ -8,8 +8,9 @@ test: vet
 	./scripts/need-chromium.sh
 	$(GO) test -race -count=1 -skip '^TestRouting$$' ./...
 	@# The routing test compares latencies in simulations run many times faster than real time, where another
-	@# package's tests on the same cores would read as seconds of delay: it runs alone.
-	$(GO) test -race -count=1 -run '^TestRouting$$' ./cmd/sollol-demo
+	@# package's tests on the same cores, or the race detector's cost per request, read as simulated delay: it
+	@# runs alone and without -race (the other tests cover the same code with it).
+	$(GO) test -count=1 -run '^TestRouting$$' ./cmd/sollol-demo
 
 # test-ollama: the tests against real Ollama servers serving models the tests generate (internal/ollamareal, build
 # tag ollama). The first run builds Ollama v0.17.4 from its Go module into a cache folder outside the checkout
