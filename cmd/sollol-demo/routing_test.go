@@ -49,7 +49,8 @@ var routingAssertions = []struct {
 	{"long-chats", "vram_aware", noFailures("OOM", "not installed", "503", "timeout", "other")},
 	{"long-chats", "vram_aware", reasonSeen("cached")},
 	{"long-chats", "vram_aware", p95AtMost(1.5, "vram_aware_no_affinity")},
-	// One seed, three minutes of arrivals: 0.38–0.60× in four runs; the target (0.5×) is for medians over seeds.
+	// One seed, three minutes of arrivals: 0.38–0.60× in five runs, 0.6–0.9× under -race (make test runs this test
+	// without it); the target (0.5×) is for medians over seeds.
 	{"long-chats", "vram_aware", ttftP50AtMost(0.85, "vram_aware_no_affinity")},
 }
 
