@@ -13,7 +13,9 @@
 //	           with a prior of Config.RequestTime per DefaultModelMB; the time requests waited for cold loads
 //	           left out) × the model's size on disk (else as loaded),
 //	           × 1 + (CPUSlowdown−1) × the model's share on the CPU
-//	wait     = max(0, in flight − slots + 1) ÷ slots × the run of the models recently sent there,
+//	wait     = (max(0, in flight − slots + 1) × the run of the models recently sent there − ran) ÷ slots,
+//	           where ran is, when the slots are full, how long the oldest request there has surely run (since
+//	           the last was sent or one ended, at most nine tenths of that run),
 //	           + min(in flight, slots − 1) × a fifth of run (decoding beside the requests in the other slots)
 //	load     = 0 when the model is loaded; what is left of a load an earlier request started (the herd guard);
 //	           else size ÷ load speed, plus, when Ollama must unload idle models first, their size ÷ load

@@ -146,9 +146,14 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 		e.slots = n.NumParallel
 	}
 	e.run = run * slowdown
-	// Past the slots a request queues; beside the requests in the other slots it decodes slower.
+	// Past the slots a request queues, behind requests some of which have run for a while (State.ranSeconds);
+	// beside the requests in the other slots it decodes slower.
 	slots := float64(e.slots)
-	e.wait = max(0, inFlight-slots+1)/slots*ahead + min(inFlight, slots-1)*shareSlowdown*e.run
+	queued, ran := max(0, inFlight-slots+1), 0.0
+	if queued > 0 {
+		ran = min(st.ranSeconds(r.nowNS, c.InFlight), maxRanShare*ahead)
+	}
+	e.wait = (queued*ahead-ran)/slots + min(inFlight, slots-1)*shareSlowdown*e.run
 	if e.reason == ReasonResident {
 		// The slot that still holds the conversation reads only what is new past the system prompt it shares
 		// with others (reason cached); a prompt that extends no more than that starts a conversation. Any other
@@ -193,6 +198,10 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 // slots: Ollama batches them, and four at once give about 2.5 times the tokens of one, each 1.6 times slower. It
 // sends a request to an idle node before a node with free slots but requests in flight, all else equal.
 const shareSlowdown = 0.2
+
+// maxRanShare bounds the share of a request's learned time that the wait counts as already run: a request may
+// take longer than most.
+const maxRanShare = 0.9
 
 // noState stands in for a candidate without a State: it remembers nothing, since nothing is written to it.
 var noState State

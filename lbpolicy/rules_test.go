@@ -1,6 +1,7 @@
 package lbpolicy
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -230,5 +231,37 @@ func TestTiesAtRandom(t *testing.T) {
 		if c := counts[i]; c < n/3-150 || c > n/3+150 {
 			t.Errorf("candidate %d chosen %d of %d times, want about %d", i, c, n, n/3)
 		}
+	}
+}
+
+// The request in flight on a busy node has run at least since the last one was sent there: of two one-slot
+// nodes each one deep, the one whose request started earlier frees sooner.
+func TestRuleWaitCountsTheRunSinceTheLastSend(t *testing.T) {
+	inst := installed(model(llama, 4700))
+	for _, tc := range []struct {
+		name       string
+		ranA, ranB time.Duration
+		sampledB   int64 // b's requests in flight at the last sample
+		want       int
+		wait       float64
+	}{
+		{"b's request ran 8 of its 10 s: wait 2 s against 10", 0, 8 * time.Second, 1, 1, 2},
+		{"a's ran 8 s: a wins", 8 * time.Second, 0, 1, 0, 2},
+		{"a request past its learned time still has a tenth of it to go", 0, time.Minute, 1, 1, 1},
+		{"one of b's ended since the last sample, so a queued one may have just started: a tie", 0, 8 * time.Second, 2, 0, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := withState(
+				busy(node("a", free(15000), inst, loaded(llama, 5000, 5000)), 1),
+				busy(node("b", free(15000), inst, loaded(llama, 5000, 5000)), 1))
+			cs[0].State.startedNS.Store(t0.Add(-tc.ranA).UnixNano())
+			cs[1].State.startedNS.Store(t0.Add(-tc.ranB).UnixNano())
+			cs[0].State.inFlight.Store(1)
+			cs[1].State.inFlight.Store(tc.sampledB)
+			s := NewSelector(Config{}, keepFirst)
+			if d := s.Select(cs, Request{Model: llama, Now: t0}); d.Index != tc.want || math.Abs(d.Wait-tc.wait) > 0.01 {
+				t.Errorf("Select = %d, wait %.2fs; want %d, %.2fs", d.Index, d.Wait, tc.want, tc.wait)
+			}
+		})
 	}
 }

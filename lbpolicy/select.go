@@ -112,7 +112,7 @@ func (s *Selector) Select(cs []Candidate, req Request) Decision {
 		d.Node, d.NodeID = c.Node, c.Node.Report.NodeID
 	}
 	if st := c.State; st != nil {
-		st.send(best.weightsMB, best.load)
+		st.send(best.weightsMB, best.load, r.nowNS)
 		if r.model != "" {
 			r.prompts.record(&r.prompt, st, st.prompt(r.key), r.nowNS)
 		}

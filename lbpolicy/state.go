@@ -37,6 +37,8 @@ type State struct {
 	// recentMB is the size of the models of the last few requests sent (a moving average): what the requests in
 	// flight are likely to be for.
 	recentMB atomicFloat
+	// startedNS is when the last request was sent there or, as far as the samples saw, the last one ended.
+	startedNS atomic.Int64
 	// chats is what the node's slots do with conversations, per model.
 	chats [maxChatModels]chatRecord
 }
@@ -213,6 +215,9 @@ func (st *State) sample(nowNS, everyNS int64, inFlight, slots int, window time.D
 	// Signed: a request counted as sent before its upstream counts it in flight reads as done in one sample
 	// and as not done in the next, and the two must cancel.
 	done := float64(prevInFlight + int64(newSent) - int64(inFlight))
+	if done > 0 {
+		st.startedNS.Store(nowNS)
+	}
 	if sentDecd > 0 {
 		done *= sentMBDecd / sentDecd
 	}
@@ -223,14 +228,26 @@ func (st *State) sample(nowNS, everyNS int64, inFlight, slots int, window time.D
 	st.doneMB.Store(st.doneMB.Load()*decay + done)
 }
 
+// ranSeconds is how long the oldest of the inFlight requests there has surely run: since the last was sent or,
+// as far as the samples saw, the last one ended (which may have let a queued one start); 0 where one ended
+// since the last sample.
+func (st *State) ranSeconds(nowNS int64, inFlight int) float64 {
+	t := st.startedNS.Load()
+	if t == 0 || int64(inFlight) < st.inFlight.Load()+int64(st.sent.Load()-st.counted.Load()) {
+		return 0
+	}
+	return max(0, float64(nowNS-t)/1e9)
+}
+
 // busySeconds is the busy slots' time in the average, at least 0: a load's wait is taken off it at the sample
 // after the request was sent, before the slot's time adds up.
 func (st *State) busySeconds() float64 { return max(st.busyArea.Load(), 0) }
 
-// send counts a request sent to the upstream for a model of mb MiB (0: none named), which waits loadS seconds
-// for a cold load of it.
-func (st *State) send(mb, loadS float64) {
+// send counts a request sent to the upstream at nowNS for a model of mb MiB (0: none named), which waits loadS
+// seconds for a cold load of it.
+func (st *State) send(mb, loadS float64, nowNS int64) {
 	st.sent.Add(1)
+	st.startedNS.Store(nowNS)
 	if loadS > 0 {
 		st.loadWaitNS.Add(int64(loadS * 1e9))
 	}
