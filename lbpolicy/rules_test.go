@@ -234,9 +234,9 @@ func TestTiesAtRandom(t *testing.T) {
 	}
 }
 
-// The request in flight on a busy node has run at least since the last one was sent there: of two one-slot
-// nodes each one deep, the one whose request started earlier frees sooner.
-func TestRuleWaitCountsTheRunSinceTheLastSend(t *testing.T) {
+// The oldest request on a full node has run at least since the last was sent there or one ended: of two
+// one-slot nodes each one deep, the one whose request started earlier frees sooner.
+func TestRuleWaitCountsWhatTheOldestRequestRan(t *testing.T) {
 	inst := installed(model(llama, 4700))
 	for _, tc := range []struct {
 		name       string
