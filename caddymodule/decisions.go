@@ -23,18 +23,17 @@ type decisionLog struct {
 }
 
 type decisionSlot struct {
-	seq      atomic.Uint64 // odd while being written
-	at       atomic.Int64
-	reason   atomic.Uint32
-	source   atomic.Uint32
-	defaults atomic.Uint32
-	// seconds, wait, load, run, saved, evict: the estimate and its terms (float64 bits).
-	seconds, wait, load, run, saved, evict atomic.Uint64
-	freeMB                                 atomic.Uint64
-	reserved                               atomic.Uint64
-	upstream                               atomic.Pointer[string]
-	node                                   atomic.Pointer[string]
-	model                                  atomic.Pointer[string]
+	seq atomic.Uint64 // odd while being written
+	at  atomic.Int64
+	// kind packs the reason, the source and the defaults, a byte each.
+	kind atomic.Uint32
+	// wait, load, run, saved, evict: the estimate's terms (float64 bits), of which it is the sum.
+	wait, load, run, saved, evict atomic.Uint64
+	freeMB                        atomic.Uint64
+	reserved                      atomic.Uint64
+	upstream                      atomic.Pointer[string]
+	node                          atomic.Pointer[string]
+	model                         atomic.Pointer[string]
 }
 
 // Decision is one entry of GET /vram_aware/decisions.
@@ -65,10 +64,7 @@ func (l *decisionLog) add(upstream, node, model *string, d *lbpolicy.Decision, s
 	s := &l.slots[(l.next.Add(1)-1)%decisionLogSize]
 	s.seq.Add(1)
 	s.at.Store(at.UnixNano())
-	s.reason.Store(uint32(d.Reason))
-	s.source.Store(uint32(src))
-	s.defaults.Store(uint32(d.Defaults))
-	s.seconds.Store(math.Float64bits(d.Seconds))
+	s.kind.Store(uint32(d.Reason) | uint32(src)<<8 | uint32(d.Defaults)<<16)
 	s.wait.Store(math.Float64bits(d.Wait))
 	s.load.Store(math.Float64bits(d.Load))
 	s.run.Store(math.Float64bits(d.Run))
@@ -92,12 +88,14 @@ func (l *decisionLog) recent(n int) []Decision {
 		if seq%2 == 1 {
 			continue
 		}
-		d := Decision{Time: time.Unix(0, s.at.Load()), Reason: lbpolicy.Reason(s.reason.Load()).String(),
-			Source:  statsSource(s.source.Load()).String(),
-			Seconds: f64(&s.seconds), WaitS: f64(&s.wait), LoadS: f64(&s.load), RunS: f64(&s.run),
-			SavedS: f64(&s.saved), EvictS: f64(&s.evict),
-			Defaults: lbpolicy.Defaults(s.defaults.Load()).String(), ReservedMB: f64(&s.reserved),
-			Upstream: deref(s.upstream.Load()), Node: deref(s.node.Load()), Model: deref(s.model.Load())}
+		kind := s.kind.Load()
+		d := Decision{Time: time.Unix(0, s.at.Load()), Reason: lbpolicy.Reason(kind).String(),
+			Source: statsSource(kind >> 8).String(), Defaults: lbpolicy.Defaults(kind >> 16).String(),
+			WaitS: f64(&s.wait), LoadS: f64(&s.load), RunS: f64(&s.run), SavedS: f64(&s.saved), EvictS: f64(&s.evict),
+			ReservedMB: f64(&s.reserved),
+			Upstream:   deref(s.upstream.Load()), Node: deref(s.node.Load()), Model: deref(s.model.Load())}
+		// As lbpolicy sums them.
+		d.Seconds = d.WaitS + d.LoadS + d.RunS - d.SavedS + d.EvictS
 		if f := math.Float64frombits(s.freeMB.Load()); !math.IsNaN(f) {
 			d.FreeMB = &f
 		}
