@@ -35,8 +35,10 @@ type Node struct {
 	// Polled is true for a node that the gateway made from the upstream's own Ollama API rather than from a
 	// reporter's report (the Caddy module's ollama_poll); NewNode leaves it false.
 	Polled bool
-	// loadedNS is, per loaded model, when the first of the reports in a row that show it loaded was taken.
+	// loadedNS is, per loaded model, when the first of the reports in a row that show it loaded was taken;
+	// loaded lists them.
 	loadedNS map[string]int64
+	loaded   []string
 }
 
 // ModelInfo is what a node's report says about one model.
@@ -92,6 +94,7 @@ func NewNode(r *Report, prev *Node) *Node {
 			info.Loaded, info.SizeMB, info.SizeVRAMMB = true, m.SizeMB, m.SizeVRAMMB
 			n.models[name] = info
 			n.loadedNS[name] = n.updatedNS
+			n.loaded = append(n.loaded, name)
 			if since := prev.LoadedSinceNS(name); since != 0 && since < n.updatedNS {
 				n.loadedNS[name] = since
 			}
@@ -99,6 +102,10 @@ func NewNode(r *Report, prev *Node) *Node {
 	}
 	return n
 }
+
+// LoadedModels names the models the report shows loaded (canonical, see CanonicalModel). The slice is the
+// Node's: do not change it.
+func (n *Node) LoadedModels() []string { return n.loaded }
 
 // LoadedSinceNS is when the first of the node's reports in a row that show model loaded was taken (nanoseconds
 // since the Unix epoch), 0 when the latest does not show it. A load that the policy started ended about half a

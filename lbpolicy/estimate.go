@@ -37,7 +37,9 @@ type estimate struct {
 	sizeMB, weightsMB float64
 	// slots is the requests one loaded model serves at once there.
 	slots int
-	fresh bool
+	// delays says that a load of another model waits for this model's memory there: the request delays it by
+	// its run, which evict counts.
+	delays, fresh bool
 }
 
 // better reports whether e ranks before o, and tie whether they rank the same.
@@ -179,6 +181,9 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 			}
 		}
 	}
+	if e.delays {
+		e.evict += e.run
+	}
 	e.seconds = e.wait + e.load + e.run - e.saved + e.evict
 	switch t := e.tier; {
 	case t&tierTried != 0:
@@ -216,10 +221,7 @@ func (s *Selector) judgeModel(n *gpustats.Node, st *State, cs []Candidate, r *re
 	if n.Report.Ollama == nil {
 		e.defaults |= DefaultedResidency
 	}
-	otherMB, since := st.pending(r.key, max(r.reserveCut, n.UpdatedUnixNano()))
-	if info.Loaded && st.loadsSince(r.reserveCut) {
-		st.loaded(r.key, n.LoadedSinceNS(r.model), r.reserveCut, n.Report.IntervalS, s.loadBaseS)
-	}
+	otherMB, since := s.pending(n, st, r)
 	e.sizeMB, e.weightsMB = s.sizeMB(cs, r, info, e), info.DiskMB
 	if e.weightsMB == 0 {
 		e.weightsMB = e.sizeMB
@@ -234,6 +236,9 @@ func (s *Selector) judgeModel(n *gpustats.Node, st *State, cs []Candidate, r *re
 		return s.cfg.CPUSlowdown
 	case info.Loaded:
 		e.reason = ReasonResident
+		// A load waiting for this model's memory waits for its requests, this one too: Ollama serves the
+		// requests for a loaded model at once, and unloads it only when none is left.
+		e.delays = n.MemoryKnown && otherMB > n.FreeMB
 		if info.SizeMB > 0 {
 			return s.cpuSlowdown(1 - info.SizeVRAMMB/info.SizeMB)
 		}
@@ -276,6 +281,26 @@ func (s *Selector) judgeModel(n *gpustats.Node, st *State, cs []Candidate, r *re
 	e.tier |= tierCannotHold
 	e.coldMB = 0 // nothing will load there
 	return 1
+}
+
+// pending returns the MiB of the loads started on n (whose State is st) that its report does not show, for other
+// models than r's, and when the load of r's model there started, 0 when none is pending. A load the report shows
+// is done, and gives the node's load speed (State.loaded). One it does not show counts while it may be waiting for
+// the loaded models to make room: while the report shows some and too little memory free for it.
+func (s *Selector) pending(n *gpustats.Node, st *State, r *request) (otherMB float64, sinceNS int64) {
+	if !st.loadsSince(r.reserveCut) {
+		return 0, 0
+	}
+	roomMB := math.Inf(1)
+	if loaded := n.LoadedModels(); len(loaded) > 0 {
+		for _, m := range loaded {
+			st.loaded(modelKey(m), n.LoadedSinceNS(m), r.reserveCut, n.Report.IntervalS, s.loadBaseS)
+		}
+		if n.MemoryKnown {
+			roomMB = n.FreeMB
+		}
+	}
+	return st.pending(r.key, r.reserveCut, n.UpdatedUnixNano(), roomMB)
 }
 
 // cpuSlowdown is how many times slower a model runs with the share cpu of it on the CPU.

@@ -25,7 +25,7 @@ func TestHerdGuardOncePerNodeAndModel(t *testing.T) {
 			t.Fatalf("request %d: %s reserving %v MiB, want it to join the load", i, d.Reason, d.ReservedMB)
 		}
 	}
-	other, since := cs[0].State.pending(modelKey("qwen2:7b"), t0.UnixNano()-1)
+	other, since := cs[0].State.pending(modelKey("qwen2:7b"), t0.UnixNano()-1, 0, 0)
 	if other != DefaultModelMB+DefaultHeadroomMB || since != 0 {
 		t.Errorf("another model sees %v MiB pending (since %d), want one copy", other, since)
 	}
@@ -67,7 +67,7 @@ func TestHerdGuardCountsOtherModelsLoads(t *testing.T) {
 	}
 }
 
-func TestHerdGuardEndsWithANewerReportOrItsTTL(t *testing.T) {
+func TestHerdGuardEndsWithAReportThatShowsTheModelOrItsTTL(t *testing.T) {
 	s := NewSelector(Config{}, keepFirst)
 	st := new(State)
 	inst := installed(model(llama, 4700))
@@ -84,7 +84,7 @@ func TestHerdGuardEndsWithANewerReportOrItsTTL(t *testing.T) {
 	if got, want := st.Learned().LoadMBps, (4700.0+512)/4; got != want {
 		t.Errorf("learned load speed %v MiB/s, want %v", got, want)
 	}
-	if other, since := st.pending(modelKey(llama), 0); other != 0 || since != 0 {
+	if other, since := st.pending(modelKey(llama), 0, 0, 0); other != 0 || since != 0 {
 		t.Errorf("pending after the report: %v MiB, since %d", other, since)
 	}
 	// With no newer report, a load counts for ReserveTTL (twice stale_after by default) and no longer.
@@ -92,11 +92,48 @@ func TestHerdGuardEndsWithANewerReportOrItsTTL(t *testing.T) {
 	n := node("a", free(20000), inst)
 	s.Select([]Candidate{{Node: n, State: st, Available: true}}, Request{Model: llama, Now: t0})
 	cut := func(at time.Time) int64 { return at.UnixNano() - int64(s.Config().ReserveTTL) }
-	if _, since := st.pending(modelKey(llama), cut(t0.Add(29*time.Second))); since == 0 {
+	if _, since := st.pending(modelKey(llama), cut(t0.Add(29*time.Second)), 0, 0); since == 0 {
 		t.Error("the load expired before its TTL")
 	}
-	if _, since := st.pending(modelKey(llama), cut(t0.Add(31*time.Second))); since != 0 {
+	if _, since := st.pending(modelKey(llama), cut(t0.Add(31*time.Second)), 0, 0); since != 0 {
 		t.Error("the load outlived its TTL")
+	}
+}
+
+// Ollama unloads a busy model only once its requests are done, and serves new requests for it at once meanwhile:
+// a load that must make room waits while reports still show the old model, and every request sent for that
+// model delays it further.
+func TestALoadThatWaitsForRoomHoldsUntilAReportShowsIt(t *testing.T) {
+	s := NewSelector(Config{}, keepFirst)
+	inst := installed(model(big, 20000), model(llama, 4700))
+	busyWithBig := func(age_ time.Duration) *gpustats.Node {
+		return node("n", free(4000), inst, loaded(big, 20000, 20000), age(age_))
+	}
+	cs := withState(busy(busyWithBig(0), 1), busy(busyWithBig(0), 1))
+	if d := s.Select(cs, Request{Model: llama, Now: t0}); d.Index != 0 || d.Reason != ReasonMakeRoom {
+		t.Fatalf("first load: %d %s, want make-room on the first", d.Index, d.Reason)
+	}
+	cs[0].InFlight, cs[1].InFlight = 2, 2
+	// Three seconds on, both nodes report the big model still loaded: the load waits for its request.
+	cs[0].Node, cs[1].Node = busyWithBig(-3*time.Second), busyWithBig(-3*time.Second)
+	now := t0.Add(3 * time.Second)
+	if d := s.Select(cs, Request{Model: llama, Now: now}); d.Index != 0 || d.Reason != ReasonLoading || d.ReservedMB != 0 {
+		t.Errorf("second request for the loading model: %d %s reserving %v MiB, want it to join the load", d.Index, d.Reason, d.ReservedMB)
+	}
+	cs[0].InFlight, cs[1].InFlight = 3, 3
+	d := s.Select(cs, Request{Model: big, Now: now})
+	if d.Index != 1 {
+		t.Errorf("a request for the big model went to %d (%s, %.1fs), want the node where no load waits for it", d.Index, d.Reason, d.Seconds)
+	}
+	if d.Evict != 0 {
+		t.Errorf("evict %.1fs on the node where no load waits", d.Evict)
+	}
+	// A report that shows the load ends it: the memory it took is in the report's free memory.
+	cs[0].Node = node("n", free(19000), inst, loaded(llama, 5200, 5200), age(-6*time.Second))
+	cs[1].InFlight += 5
+	d = s.Select(cs, Request{Model: big, Now: t0.Add(6 * time.Second)})
+	if d.Index != 0 || d.Reason != ReasonMakeRoom || d.FreeMB != 19000 {
+		t.Errorf("after the report: %d %s with %v MiB free, want make-room with the report's 19000", d.Index, d.Reason, d.FreeMB)
 	}
 }
 

@@ -33,7 +33,7 @@ func TestReserveFromHoldsEachLoadOnce(t *testing.T) {
 	// An older load from elsewhere does not hide a newer one of this gateway's.
 	st.reserve(modelKey("qwen2:7b"), 4000, t0.Add(time.Second).UnixNano(), cut.UnixNano())
 	st.ReserveFrom(Load{Model: ModelKey("phi3"), MB: 2000, Since: t0.Add(500 * time.Millisecond)}, cut)
-	if other, since := st.pending(modelKey("qwen2:7b"), t0.Add(900*time.Millisecond).UnixNano()); since == 0 || other != 0 {
+	if other, since := st.pending(modelKey("qwen2:7b"), t0.Add(900*time.Millisecond).UnixNano(), 0, 0); since == 0 || other != 0 {
 		t.Errorf("pending after an older remote load: other %v since %d, want qwen's own load", other, since)
 	}
 	if n := len(st.Loads(nil, cut)); n != 3 {

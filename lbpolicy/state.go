@@ -93,15 +93,16 @@ func loadStartNS(meta uint64) int64 { return (int64(meta>>mbBits) - 1) * 1e6 }
 func loadMB(meta uint64) float64    { return float64(meta & mbMax) }
 
 // pending returns the MiB of loads started at cutNS or after for other models than model, and when the load of model
-// started, 0 when none is pending.
-func (st *State) pending(model uint64, cutNS int64) (otherMB float64, sinceNS int64) {
+// started, 0 when none is pending. Of those started before the report taken at reportNS, only loads of more than
+// roomMB count: the others would show in it.
+func (st *State) pending(model uint64, cutNS, reportNS int64, roomMB float64) (otherMB float64, sinceNS int64) {
 	if !st.loadsSince(cutNS) {
 		return 0, 0
 	}
 	for i := range st.loads {
 		l := &st.loads[i]
 		meta := l.meta.Load()
-		if meta == 0 || loadStartNS(meta) < cutNS {
+		if start := loadStartNS(meta); meta == 0 || start < cutNS || start < reportNS && loadMB(meta) <= roomMB {
 			continue
 		}
 		if l.model.Load() == model {
