@@ -26,7 +26,8 @@
 //	evict    = on a node where the model is resident and this request takes a slot (nothing saved): the share
 //	           of the conversations coming back there that found their slot taken × (slots + 1) × the tokens
 //	           they had cached there past the shared system prompt ÷ PrefillSpeed × the model's size on disk ÷
-//	           DefaultModelMB; else 0; plus run where a load of another model waits for this one's memory
+//	           DefaultModelMB; else 0; plus run where a load of another model waits for the memory of this
+//	           one, the only one loaded
 //
 // and the lowest wins, exact ties at random. Hard limits rank below every candidate without them, whatever the
 // estimates, worst first: tried (a retry of this request), not installed, cannot hold (larger than all GPU
@@ -66,7 +67,7 @@
 // A decision that loads a model cold holds its size on the node in the candidate's State, once per (node,
 // model), until a report taken after the decision shows the model loaded, or shows no loaded model or enough
 // free memory that the load would have started, or ReserveTTL passes. Later requests for the model join that load; requests for other models see the
-// memory as taken. A load that must make room waits until the models it unloads have no request left, and
-// Ollama serves the requests that come for them meanwhile: such a request delays the load by its run, which
-// evict counts.
+// memory as taken. A load that must make room where one model is loaded waits until that model has no request
+// left, and Ollama serves the requests that come for it meanwhile: such a request delays the load by its run,
+// which evict counts.
 package lbpolicy

@@ -236,9 +236,10 @@ func (s *Selector) judgeModel(n *gpustats.Node, st *State, cs []Candidate, r *re
 		return s.cfg.CPUSlowdown
 	case info.Loaded:
 		e.reason = ReasonResident
-		// A load waiting for this model's memory waits for its requests, this one too: Ollama serves the
-		// requests for a loaded model at once, and unloads it only when none is left.
-		e.delays = n.MemoryKnown && otherMB > n.FreeMB
+		// A load that needs this model's memory, the only one loaded, waits for its requests, this one too:
+		// Ollama serves the requests for a loaded model at once, and unloads it only when none is left. With
+		// more loaded, it unloads an idle one first.
+		e.delays = n.MemoryKnown && otherMB > n.FreeMB && len(n.LoadedModels()) == 1
 		if info.SizeMB > 0 {
 			return s.cpuSlowdown(1 - info.SizeVRAMMB/info.SizeMB)
 		}

@@ -181,3 +181,18 @@ func TestRefusedModelRanksBelow(t *testing.T) {
 		t.Errorf("a resident model avoided the busy node: %d %s", d.Index, d.Reason)
 	}
 }
+
+// With more than one model loaded, Ollama makes room by unloading an idle one first: a request for a loaded model
+// delays no load.
+func TestALoadThatMakesRoomAmongSeveralModelsDelaysNoRequest(t *testing.T) {
+	s := NewSelector(Config{}, keepFirst)
+	inst := installed(model(llama, 4700), model("qwen2:7b", 4400), model("mistral:7b", 4100))
+	n := node("n", free(3000), inst, loaded(llama, 5200, 5200), loaded("qwen2:7b", 4900, 4900))
+	cs := withState(busy(n, 1))
+	if d := s.Select(cs, Request{Model: "mistral:7b", Now: t0}); d.Reason != ReasonMakeRoom {
+		t.Fatalf("load: %s, want make-room", d.Reason)
+	}
+	if d := s.Select(cs, Request{Model: llama, Now: t0.Add(time.Second)}); d.Reason != ReasonResident || d.Evict != 0 {
+		t.Errorf("a loaded model beside another: %s with evict %.1fs, want resident with none", d.Reason, d.Evict)
+	}
+}
