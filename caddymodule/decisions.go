@@ -94,8 +94,7 @@ func (l *decisionLog) recent(n int) []Decision {
 			WaitS: f64(&s.wait), LoadS: f64(&s.load), RunS: f64(&s.run), SavedS: f64(&s.saved), EvictS: f64(&s.evict),
 			ReservedMB: f64(&s.reserved),
 			Upstream:   deref(s.upstream.Load()), Node: deref(s.node.Load()), Model: deref(s.model.Load())}
-		// As lbpolicy sums them.
-		d.Seconds = d.WaitS + d.LoadS + d.RunS - d.SavedS + d.EvictS
+		d.Seconds = lbpolicy.Seconds(d.WaitS, d.LoadS, d.RunS, d.SavedS, d.EvictS)
 		if f := math.Float64frombits(s.freeMB.Load()); !math.IsNaN(f) {
 			d.FreeMB = &f
 		}

@@ -184,7 +184,7 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 	if e.delays {
 		e.evict += e.run
 	}
-	e.seconds = e.wait + e.load + e.run - e.saved + e.evict
+	e.seconds = Seconds(e.wait, e.load, e.run, e.saved, e.evict)
 	switch t := e.tier; {
 	case t&tierTried != 0:
 		e.reason = ReasonTried
@@ -198,6 +198,9 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 		e.reason = ReasonDraining
 	}
 }
+
+// Seconds is an estimate from its terms: when the request is answered (see Decision).
+func Seconds(wait, load, run, saved, evict float64) float64 { return wait + load + run - saved + evict }
 
 // shareSlowdown is how much longer a request takes for each other request decoding beside it in the node's
 // slots: Ollama batches them, and four at once give about 2.5 times the tokens of one, each 1.6 times slower. It

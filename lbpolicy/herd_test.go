@@ -106,8 +106,8 @@ func TestHerdGuardEndsWithAReportThatShowsTheModelOrItsTTL(t *testing.T) {
 func TestALoadThatWaitsForRoomHoldsUntilAReportShowsIt(t *testing.T) {
 	s := NewSelector(Config{}, keepFirst)
 	inst := installed(model(big, 20000), model(llama, 4700))
-	busyWithBig := func(age_ time.Duration) *gpustats.Node {
-		return node("n", free(4000), inst, loaded(big, 20000, 20000), age(age_))
+	busyWithBig := func(old time.Duration) *gpustats.Node {
+		return node("n", free(4000), inst, loaded(big, 20000, 20000), age(old))
 	}
 	cs := withState(busy(busyWithBig(0), 1), busy(busyWithBig(0), 1))
 	if d := s.Select(cs, Request{Model: llama, Now: t0}); d.Index != 0 || d.Reason != ReasonMakeRoom {
