@@ -57,10 +57,10 @@ type request struct {
 	// nowNS is the decision's time; a report is fresh when taken between notBefore and notAfter; loads started
 	// before reserveCut have expired (nanoseconds since the Unix epoch).
 	nowNS, notBefore, notAfter, reserveCut int64
-	// sizeMB is the model's size as the candidates' reports give it, and perMB and loadMBps what they learned
-	// together (see learnFleet), each worked out when first needed (sized, learned).
+	// sizeMB is the model's size as the candidates' reports give it, worked out when first needed (sized); perMB
+	// and loadMBps are what they learned together (see learnFleet).
 	sizeMB, perMB, loadMBps float64
-	sized, learned          bool
+	sized                   bool
 	prompt                  Prompt
 	prompts                 *Prompts
 	// returned says that the node the prompt was sent to is a candidate, and evicted whether its slot there
@@ -98,7 +98,6 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 		st = &noState
 	}
 	// The requests ahead take the time of the models recently sent there; this one takes its model's.
-	s.learnFleet(cs, r)
 	perMB, learned := st.secondsPerMB(r.perMB, priorMB*s.cfg.DefaultModelMB)
 	if !learned {
 		e.defaults |= DefaultedRequestTime
@@ -116,7 +115,7 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 		if r.model != "" {
 			e.sizeMB = s.sizeMB(cs, r, gpustats.ModelInfo{}, e)
 			e.weightsMB = e.sizeMB
-			speed, start := s.loadSpeed(st, cs, r, e)
+			speed, start := s.loadSpeed(st, r, e)
 			e.load = e.sizeMB/speed + start
 		}
 	} else {
@@ -233,7 +232,7 @@ func (s *Selector) judgeModel(n *gpustats.Node, st *State, cs []Candidate, r *re
 	case !n.GPU:
 		e.reason = ReasonCPUOnly
 		if !info.Loaded {
-			speed, start := s.loadSpeed(st, cs, r, e)
+			speed, start := s.loadSpeed(st, r, e)
 			e.load = e.sizeMB/speed + start
 		}
 		return s.cfg.CPUSlowdown
@@ -249,7 +248,7 @@ func (s *Selector) judgeModel(n *gpustats.Node, st *State, cs []Candidate, r *re
 		return 1
 	}
 	need := e.sizeMB
-	speed, start := s.loadSpeed(st, cs, r, e)
+	speed, start := s.loadSpeed(st, r, e)
 	load := need/speed + start
 	switch {
 	case since != 0:
@@ -362,9 +361,6 @@ const priorMB = 3
 // MiB of model (pooled, with a prior of one request at Config.RequestTime per DefaultModelMB) and the mean of
 // their learned load speeds (0 when none learned one).
 func (s *Selector) learnFleet(cs []Candidate, r *request) {
-	if r.learned {
-		return
-	}
 	area, mb := s.requestTimeS, s.cfg.DefaultModelMB
 	speeds, n := 0.0, 0
 	for i := range cs {
@@ -376,7 +372,7 @@ func (s *Selector) learnFleet(cs []Candidate, r *request) {
 			}
 		}
 	}
-	r.perMB, r.learned = area/mb, true
+	r.perMB = area / mb
 	if n > 0 {
 		r.loadMBps = speeds / float64(n)
 	}
@@ -385,12 +381,12 @@ func (s *Selector) learnFleet(cs []Candidate, r *request) {
 // loadSpeed is the load speed of the node whose State is st, and the seconds added to each load: as it learned
 // (which includes starting the runner), else the mean of what the other candidates learned, else the configured
 // LoadMBps and LoadBase (both named in e's defaults).
-func (s *Selector) loadSpeed(st *State, cs []Candidate, r *request, e *estimate) (mbps, startS float64) {
+func (s *Selector) loadSpeed(st *State, r *request, e *estimate) (mbps, startS float64) {
 	if v := st.loadMBps.Load(); v > 0 {
 		return v, 0
 	}
 	e.defaults |= DefaultedLoadSpeed
-	if s.learnFleet(cs, r); r.loadMBps > 0 {
+	if r.loadMBps > 0 {
 		return r.loadMBps, 0
 	}
 	return s.cfg.LoadMBps, s.loadBaseS

@@ -63,6 +63,7 @@ type Decision struct {
 // candidate's State until the node's reports show the load (the herd guard).
 func (s *Selector) Select(cs []Candidate, req Request) Decision {
 	r := s.begin(req)
+	s.learnFleet(cs, &r)
 	d := Decision{Index: -1, FreeMB: math.NaN()}
 	var best, e estimate
 	ties := uint64(0)

@@ -16,6 +16,8 @@ type State struct {
 	// lastLoadNS is when the latest of the loads started: with none since the cut, they need no reading.
 	lastLoadNS atomic.Int64
 	refused    [maxRefused]refusal
+	// refusedNS is when the latest of the refusals ends: with none after now, they need no reading.
+	refusedNS atomic.Int64
 
 	// Little's law for the node's slots, averaged over the learn window: busyArea integrates the busy slots
 	// over time and doneMB counts the MiB of model of the requests that left them (those in flight before,
@@ -179,10 +181,16 @@ func (st *State) refuse(model uint64, untilNS int64) {
 	}
 	slot.model.Store(model)
 	slot.untilNS.Store(untilNS)
+	for latest := st.refusedNS.Load(); latest < untilNS && !st.refusedNS.CompareAndSwap(latest, untilNS); {
+		latest = st.refusedNS.Load()
+	}
 }
 
 // refuses reports whether the node refused model (or, with cold, any new load) after nowNS.
 func (st *State) refuses(model uint64, cold bool, nowNS int64) bool {
+	if st.refusedNS.Load() <= nowNS {
+		return false
+	}
 	for i := range st.refused {
 		r := &st.refused[i]
 		if r.untilNS.Load() > nowNS {
