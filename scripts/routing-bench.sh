@@ -40,6 +40,6 @@ for i in "${!files[@]}"; do
 		def s: if . < 0 then "—" elif . < 1 then (. * 100 | round / 100 | tostring) + "s" else (. * 10 | round / 10 | tostring) + "s" end;
 		def n: . * 10 | round / 10 | tostring;
 		def row(p): p.median as $m | "| \(p.policy) | \($m.ok | n)/\($m.requests | n) | \([$m.failed_oom, $m.failed_not_installed, $m.failed_503, $m.failed_timeout, $m.failed_other] | map(n) | join(" / ")) | \($m.cold_loads | n) | \($m.p50_s | s) | \($m.p95_s | s) | \($m.ttft_p50_s | s) | \($m.ttft_p95_s | s) | \(if $m.p95_over_ideal < 0 then "—" else ($m.p95_over_ideal * 100 | round / 100 | tostring) + "×" end) | \($m.hot_spot_node_s | round) |";
-		(.policies[] | row(.)), row(.ideal)' "$DIR/$name.json"
+		(.policies[] | row(.)), row(.ideal), row(.clairvoyant)' "$DIR/$name.json"
 done
 echo "routing-bench: done in $((SECONDS - start))s; JSON and the demo's full output in $DIR" >&2

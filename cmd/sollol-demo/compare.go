@@ -11,14 +11,15 @@ import (
 	"github.com/caddyserver/caddy/v2"
 )
 
-// Comparison is every run of one scenario: for each seed, the ideal row and one run per policy.
+// Comparison is every run of one scenario: for each seed, the ideal and clairvoyant rows and one run per policy.
 type Comparison struct {
 	Scenario *Scenario
 	Seeds    []uint64
 	Policies []string
-	// Ideal holds the ideal row of each seed; Runs[p] policy p's run of each seed.
-	Ideal []*Summary
-	Runs  [][]*Summary
+	// Ideal and Clairvoyant hold those rows of each seed (idealRun, clairvoyantRun); Runs[p] policy p's run of
+	// each seed.
+	Ideal, Clairvoyant []*Summary
+	Runs               [][]*Summary
 }
 
 // compareRuns runs the workload of sc through each policy in turn, for repeat seeds from sc.Seed on, then stops
@@ -34,9 +35,10 @@ func compareRuns(ctx context.Context, sc *Scenario, policies []string, repeat in
 			fmt.Fprintf(opts.progress, "%s, seed %d: %d nodes, %d requests over %s simulated (%g× faster than real time)\n",
 				s.Name, s.Seed, len(s.Nodes), len(reqs), s.Duration.String(), s.TimeScale)
 		}
-		ideal := idealRun(&s, reqs)
+		ideal, clairvoyant := idealRun(&s, reqs), clairvoyantRun(&s, reqs)
+		clairvoyant.P95OverIdeal = clairvoyant.P95 / ideal.P95
 		c.Seeds = append(c.Seeds, s.Seed)
-		c.Ideal = append(c.Ideal, ideal)
+		c.Ideal, c.Clairvoyant = append(c.Ideal, ideal), append(c.Clairvoyant, clairvoyant)
 		for i, p := range policies {
 			run, err := runPolicy(ctx, &s, p, reqs, opts)
 			if err != nil {
@@ -57,8 +59,8 @@ func (c *Comparison) first() []*Summary {
 	return out
 }
 
-// medians is one row per policy with the medians over the seeds, and the ideal's.
-func (c *Comparison) medians() (rows []*Summary, ideal *Summary) {
+// medians is one row per policy with the medians over the seeds, and the ideal's and clairvoyant's.
+func (c *Comparison) medians() (rows, refs []*Summary) {
 	med := func(name string, runs []*Summary) *Summary {
 		f := make([]Figures, len(runs))
 		for i, r := range runs {
@@ -69,7 +71,7 @@ func (c *Comparison) medians() (rows []*Summary, ideal *Summary) {
 	for i, p := range c.Policies {
 		rows = append(rows, med(p, c.Runs[i]))
 	}
-	return rows, med("ideal", c.Ideal)
+	return rows, []*Summary{med("ideal", c.Ideal), med("clairvoyant", c.Clairvoyant)}
 }
 
 // write prints the results: the table (of medians over several seeds), the nodes' busy shares, vram_aware's
@@ -85,13 +87,13 @@ func (c *Comparison) write(w io.Writer, details bool) {
 	}
 	fmt.Fprintf(w, "\nscenario %s (%s simulated at %g×, %d nodes, %s); times in simulated seconds\n",
 		sc.Name, sc.Duration.String(), sc.TimeScale, len(sc.Nodes), gateways)
-	rows, ideal := c.medians()
+	rows, refs := c.medians()
 	if len(c.Seeds) == 1 {
 		fmt.Fprintf(w, "seed %d\n\n", c.Seeds[0])
 	} else {
 		fmt.Fprintf(w, "medians of %d runs, seeds %d–%d\n\n", len(c.Seeds), c.Seeds[0], c.Seeds[len(c.Seeds)-1])
 	}
-	writeTable(w, rows, ideal)
+	writeTable(w, rows, refs)
 	fmt.Fprintln(w)
 	writeBusy(w, rows)
 	fmt.Fprintln(w)
@@ -118,6 +120,7 @@ type jsonReport struct {
 	Gateways    int          `json:"gateways"`
 	Seeds       []uint64     `json:"seeds"`
 	Ideal       jsonPolicy   `json:"ideal"`
+	Clairvoyant jsonPolicy   `json:"clairvoyant"`
 	Policies    []jsonPolicy `json:"policies"`
 }
 
@@ -136,7 +139,7 @@ type jsonRun struct {
 
 func (c *Comparison) writeJSON(path string) error {
 	sc := c.Scenario
-	rows, ideal := c.medians()
+	rows, refs := c.medians()
 	r := jsonReport{Scenario: sc.Name, Description: sc.Description, Duration: sc.Duration.String(),
 		TimeScale: sc.TimeScale, Nodes: len(sc.Nodes), Gateways: sc.Gateways, Seeds: c.Seeds}
 	policy := func(name string, med *Summary, runs []*Summary) jsonPolicy {
@@ -146,7 +149,7 @@ func (c *Comparison) writeJSON(path string) error {
 		}
 		return p
 	}
-	r.Ideal = policy("ideal", ideal, c.Ideal)
+	r.Ideal, r.Clairvoyant = policy("ideal", refs[0], c.Ideal), policy("clairvoyant", refs[1], c.Clairvoyant)
 	for i, name := range c.Policies {
 		r.Policies = append(r.Policies, policy(name, rows[i], c.Runs[i]))
 	}

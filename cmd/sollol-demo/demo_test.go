@@ -187,7 +187,7 @@ func TestJSONAndRepeat(t *testing.T) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Seeds) != 2 || len(r.Policies) != 1 || len(r.Policies[0].Runs) != 2 || len(r.Ideal.Runs) != 2 {
+	if len(r.Seeds) != 2 || len(r.Policies) != 1 || len(r.Policies[0].Runs) != 2 || len(r.Ideal.Runs) != 2 || len(r.Clairvoyant.Runs) != 2 {
 		t.Fatalf("%s", b)
 	}
 	p := r.Policies[0]

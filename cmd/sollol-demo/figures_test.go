@@ -62,3 +62,52 @@ func TestIdeal(t *testing.T) {
 		t.Errorf("a model no node holds counts as not served: %+v", s.Figures)
 	}
 }
+
+func TestClairvoyant(t *testing.T) {
+	// Two one-slot nodes of 24 GiB and two models that cannot share one: a 16 GiB and a 12 GiB that decode 10
+	// tokens a second with a negligible prefill.
+	sc, err := ParseScenario([]byte(`{"name": "t", "duration": "1m", "rate": 1, "models": [
+		{"name": "big:1b", "size_mb": 15000, "vram_mb": 16000, "tokens_per_s": 10, "prefill_tokens_per_s": 1e9},
+		{"name": "mid:1b", "size_mb": 11000, "vram_mb": 12000, "tokens_per_s": 10, "prefill_tokens_per_s": 1e9}],
+		"nodes": [{"name": "a", "gpus": [{"name": "g", "vram_mb": 24000}]}, {"name": "b", "gpus": [{"name": "g", "vram_mb": 24000}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	got := func(reqs []Request) []time.Duration {
+		t.Helper()
+		s := clairvoyantRun(sc, reqs)
+		if s.OK != float64(len(reqs)) {
+			t.Fatalf("served %v of %d", s.OK, len(reqs))
+		}
+		out := make([]time.Duration, len(s.Latencies))
+		for i, l := range s.Latencies {
+			out[i] = l.Round(100 * time.Millisecond)
+		}
+		return out
+	}
+	want := func(name string, got []time.Duration, want ...float64) {
+		t.Helper()
+		for i, w := range want {
+			if got[i] != sec(w) {
+				t.Errorf("%s: latencies %v, want %v s", name, got, want)
+				return
+			}
+		}
+	}
+	// Three 10 s requests at once on two nodes: the third waits for the first to end.
+	want("queue", got([]Request{{Model: "big:1b", Tokens: 100}, {Model: "big:1b", Tokens: 100}, {Model: "big:1b", Tokens: 100}}),
+		10, 10, 20)
+	// mid fits no card beside big: it waits for the node that frees first.
+	want("memory", got([]Request{{Model: "big:1b", Tokens: 100}, {Model: "big:1b", Tokens: 50}, {Model: "mid:1b", Tokens: 100}}),
+		5, 10, 15)
+	// Two slots: two requests for a model run side by side, and one for the other model waits for them to end.
+	sc.Nodes = sc.Nodes[:1]
+	sc.Nodes[0].NumParallel = 2
+	want("slots", got([]Request{{Model: "big:1b", Tokens: 100}, {Model: "big:1b", Tokens: 100}, {Model: "mid:1b", Tokens: 100}}),
+		10, 10, 20)
+	// A chat's second turn comes its think time after the first answer: 10 s, then 5 s of thought, then
+	// behind the single request that came meanwhile (at 12 s, until 22 s).
+	want("chat", got([]Request{{Model: "big:1b", Tokens: 100, Chat: 1}, {Model: "big:1b", Tokens: 100, Chat: 1, Turn: 1, At: sec(5)},
+		{Model: "mid:1b", Tokens: 100, At: sec(12)}}), 10, 10, 17)
+}

@@ -4,9 +4,10 @@
 // It starts an embedded Redis (or uses --redis), a fleet of simulated Ollama nodes (internal/ollamasim) with a real
 // gpu-reporter per node publishing their GPU memory, and Caddy in-process in front of them (or, for a scenario
 // with several gateways, one Caddy process per gateway). It then sends the same seeded workload through Caddy once
-// per policy, each time from the same cold start, and prints a table: one row per policy and one for the ideal
-// bound, with failures by kind, cold loads, latency and time-to-first-token percentiles, the p95 over the
-// ideal's, and hot spots, all in simulated time; then each node's busy share. docs/demo.md explains every column.
+// per policy, each time from the same cold start, and prints a table: one row per policy, one for the ideal
+// bound and one for a clairvoyant dispatcher that loads for free, with failures by kind, cold loads, latency and
+// time-to-first-token percentiles, the p95 over the ideal's, and hot spots, all in simulated time; then each
+// node's busy share. docs/demo.md explains every column.
 //
 // Usage:
 //
@@ -69,7 +70,7 @@ type options struct {
 }
 
 const usage = `sollol-demo runs a simulated Ollama fleet with real gpu-reporters, Redis and Caddy on this machine, sends
-one seeded workload through Caddy with each policy, and prints what each achieved, beside the ideal bound.
+one seeded workload through Caddy with each policy, and prints what each achieved, beside the ideal bound and a clairvoyant dispatcher.
 All times are simulated. See docs/demo.md.
 
 Usage: sollol-demo [flags]

@@ -30,17 +30,13 @@ func ratio(r float64) string {
 // num formats a count, which is a median and may end in .5.
 func num(v float64) string { return strings.TrimSuffix(fmt.Sprintf("%.1f", v), ".0") }
 
-// writeTable prints one row per policy and the ideal row last, as Markdown so that it pastes into BENCHMARKS.md
-// as it is.
-func writeTable(w io.Writer, sums []*Summary, ideal *Summary) {
+// writeTable prints one row per policy and the reference rows (ideal, clairvoyant) last, as Markdown so that it
+// pastes into BENCHMARKS.md as it is.
+func writeTable(w io.Writer, sums, refs []*Summary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
 	fmt.Fprintln(tw, "| policy\t requests\t ok\t OOM\t not installed\t 503\t timeout\t other\t cold loads\t p50\t p95\t p99\t TTFT p50\t TTFT p95\t p95/ideal\t hot spots (node-s)\t ok/min\t")
 	fmt.Fprintln(tw, "|---\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t ---:\t")
-	rows := sums
-	if ideal != nil {
-		rows = append(slices.Clone(sums), ideal)
-	}
-	for _, s := range rows {
+	for _, s := range append(slices.Clone(sums), refs...) {
 		fmt.Fprintf(tw, "| %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %.1f\t\n",
 			s.Policy, num(s.Requests), num(s.OK), num(s.OOM), num(s.NotInstalled), num(s.Busy), num(s.Timeout),
 			num(s.Other), num(s.ColdLoads), sec(s.P50), sec(s.P95), sec(s.P99), sec(s.TTFTP50), sec(s.TTFTP95),
