@@ -77,3 +77,23 @@ func TestLoadDurationCountsTheQueueForALoad(t *testing.T) {
 	}
 	<-busy
 }
+
+// TestDecodeTakesItsTimeOnTheWallClock: a long answer, generated a chunk at a time at 100× real time, takes the
+// decode time it reports and not more: each chunk ends its time after the previous one's end, so the timer's
+// lateness (about half a millisecond of wall-clock time per chunk, 50 ms of simulated time here) does not add up.
+func TestDecodeTakesItsTimeOnTheWallClock(t *testing.T) {
+	n := startNode(t, 100, nil)
+	clock := n.cfg.Clock
+	askOK(t, n, "/api/generate", `{"model":"small:1b","prompt":"x","stream":false,"options":{"num_predict":1}}`) // load it
+	sent := clock.Now()
+	// 3000 tokens at 100/s: 30 s in 121 chunks of 25 tokens or fewer.
+	a := askOK(t, n, "/api/generate", `{"model":"small:1b","prompt":"x","stream":false,"options":{"num_predict":3000}}`)
+	took, eval := clock.Now().Sub(sent), time.Duration(a.EvalDuration)
+	if eval < 29*time.Second || eval > 31*time.Second {
+		t.Fatalf("eval_duration %s, want 30s", eval)
+	}
+	// Slack for the HTTP round trip and one late timer on a busy machine: 2 s of simulated time, 20 ms of wall clock.
+	if took > eval+2*time.Second {
+		t.Errorf("the answer took %s of simulated time for %s of decode", took, eval)
+	}
+}

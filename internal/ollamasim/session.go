@@ -143,7 +143,8 @@ func (s *session) prefill(ctx context.Context, tokens int) (time.Duration, error
 
 // generate produces tokens, the first one alone and then chunk at a time, and hands each chunk's text to emit.
 // Each chunk takes the time it needs at the speed of the moment, which depends on how many requests of the same
-// model generate at once; it returns the simulated time all chunks took.
+// model generate at once, and ends that long after the previous one's end (Clock.SleepUntil); it returns the
+// simulated time all chunks took.
 func (s *session) generate(ctx context.Context, tokens, chunk int, emit func(text string) error) (time.Duration, error) {
 	n, r := s.n, s.r
 	n.mu.Lock()
@@ -155,6 +156,7 @@ func (s *session) generate(ctx context.Context, tokens, chunk int, emit func(tex
 		n.mu.Unlock()
 	}()
 	var total time.Duration
+	end := n.cfg.Clock.Now()
 	for s.generated < tokens {
 		k := min(max(chunk, 1), tokens-s.generated)
 		if s.generated == 0 {
@@ -163,8 +165,8 @@ func (s *session) generate(ctx context.Context, tokens, chunk int, emit func(tex
 		n.mu.Lock()
 		d := n.cfg.decodeTime(r.model, k, r.decode, r.cpuShare())
 		n.mu.Unlock()
-		total += d
-		if err := n.cfg.Clock.Sleep(ctx, d); err != nil {
+		total, end = total+d, end.Add(d)
+		if err := n.cfg.Clock.SleepUntil(ctx, end); err != nil {
 			return total, err
 		}
 		if err := emit(filler(s.generated, k)); err != nil {
