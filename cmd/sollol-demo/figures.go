@@ -107,6 +107,10 @@ type Summary struct {
 	Figures
 	// Latencies and TTFTs are the successful requests' times, sorted.
 	Latencies, TTFTs []time.Duration
+	// failed and failedStreams count the failed requests, and the streamed ones among them, which the
+	// percentiles count as taking timeout: the client got no answer.
+	failed, failedStreams int
+	timeout               time.Duration
 	// Reasons counts vram_aware's decisions by reason.
 	Reasons map[string]int
 	// Errors holds a few examples of failures.
@@ -120,14 +124,15 @@ type Summary struct {
 // ModelSummary is one model's share of a run.
 type ModelSummary struct {
 	Requests, OK int
-	// Latencies are the successful requests' latencies, sorted.
+	// Latencies are the successful requests' latencies, sorted; failed counts the others.
 	Latencies []time.Duration
+	failed    int
 }
 
 // summarise works out the figures of run, of the workload reqs of sc; ideal is the ideal row of that workload.
 func summarise(sc *Scenario, reqs []Request, run *Run, ideal *Summary) *Summary {
 	s := &Summary{Policy: run.Policy, Seed: run.Seed, Reasons: map[string]int{}, ByModel: map[string]*ModelSummary{},
-		Results: run.Results}
+		Results: run.Results, timeout: time.Duration(sc.Timeout)}
 	s.Requests = float64(len(reqs))
 	example := func(format string, args ...any) {
 		if len(s.Errors) < 5 {
@@ -142,6 +147,13 @@ func summarise(sc *Scenario, reqs []Request, run *Run, ideal *Summary) *Summary 
 			s.ByModel[q.Model] = m
 		}
 		m.Requests++
+		if r.Outcome != OK {
+			s.failed++
+			m.failed++
+			if q.Stream {
+				s.failedStreams++
+			}
+		}
 		switch r.Outcome {
 		case OK:
 			s.OK++
@@ -202,10 +214,13 @@ func summarise(sc *Scenario, reqs []Request, run *Run, ideal *Summary) *Summary 
 	return s
 }
 
-// setPercentiles fills the latency and TTFT percentiles from the sorted lists.
+// setPercentiles fills the latency and TTFT percentiles from the sorted lists and the failures.
 func (s *Summary) setPercentiles() {
-	s.P50, s.P95, s.P99 = secs(percentile(s.Latencies, 50)), secs(percentile(s.Latencies, 95)), secs(percentile(s.Latencies, 99))
-	s.TTFTP50, s.TTFTP95 = secs(percentile(s.TTFTs, 50)), secs(percentile(s.TTFTs, 95))
+	at := func(sorted []time.Duration, failed int, p float64) float64 {
+		return secs(percentile(sorted, failed, s.timeout, p))
+	}
+	s.P50, s.P95, s.P99 = at(s.Latencies, s.failed, 50), at(s.Latencies, s.failed, 95), at(s.Latencies, s.failed, 99)
+	s.TTFTP50, s.TTFTP95 = at(s.TTFTs, s.failedStreams, 50), at(s.TTFTs, s.failedStreams, 95)
 }
 
 // secs is d in seconds, -1 for a missing value.
@@ -216,13 +231,18 @@ func secs(d time.Duration) float64 {
 	return d.Seconds()
 }
 
-// percentile returns the p-th percentile (0–100) of sorted by nearest rank, or -1 when sorted is empty.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
+// percentile returns the p-th percentile (0–100) by nearest rank of the times sorted and of failed more that
+// each count as failedAs, longer than any of sorted; -1 when there are none.
+func percentile(sorted []time.Duration, failed int, failedAs time.Duration, p float64) time.Duration {
+	n := len(sorted) + failed
+	if n == 0 {
 		return -1
 	}
-	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
+	i := min(max(int(math.Ceil(p/100*float64(n)))-1, 0), n-1)
+	if i >= len(sorted) {
+		return failedAs
+	}
+	return sorted[i]
 }
 
 // hotSpots sums, over the window from start to end, the time each node sat idle (nothing running, nothing

@@ -111,3 +111,26 @@ func TestClairvoyant(t *testing.T) {
 	want("chat", got([]Request{{Model: "big:1b", Tokens: 100, Chat: 1}, {Model: "big:1b", Tokens: 100, Chat: 1, Turn: 1, At: sec(5)},
 		{Model: "mid:1b", Tokens: 100, At: sec(12)}}), 10, 10, 17)
 }
+
+// A failed request counts in the percentiles as the timeout: a policy that fails the slow requests must not look
+// faster for it.
+func TestPercentilesCountFailures(t *testing.T) {
+	sc, err := ParseScenario([]byte(smallScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Timeout = duration(time.Minute)
+	reqs := []Request{{Model: "llama3.1:8b", Stream: true}, {Model: "llama3.1:8b", Stream: true}, {Model: "llama3.3:70b"}}
+	run := &Run{Policy: "p", Results: []Result{
+		{Outcome: OK, Latency: time.Second, TTFT: time.Second / 2},
+		{Outcome: NotInstalled, TTFT: -1},
+		{Outcome: Timeout, TTFT: -1},
+	}}
+	s := summarise(sc, reqs, run, nil)
+	if s.P50 != 60 || s.P95 != 60 || s.TTFTP50 != 0.5 || s.TTFTP95 != 60 {
+		t.Errorf("p50 %v p95 %v, TTFT p50 %v p95 %v; want 60 60 0.5 60", s.P50, s.P95, s.TTFTP50, s.TTFTP95)
+	}
+	if m := s.ByModel["llama3.1:8b"]; m.OK != 1 || m.failed != 1 {
+		t.Errorf("%+v", m)
+	}
+}

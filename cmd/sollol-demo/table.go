@@ -91,7 +91,8 @@ func writeDetails(w io.Writer, sums []*Summary) {
 	}
 }
 
-// writeModels prints, per model, each policy's successful requests and latency percentiles.
+// writeModels prints, per model, each policy's successful requests and latency percentiles (failures counted
+// as the timeout, as in the run's).
 func writeModels(w io.Writer, sc *Scenario, sums []*Summary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
 	fmt.Fprint(tw, "| model\t")
@@ -110,8 +111,8 @@ func writeModels(w io.Writer, sc *Scenario, sums []*Summary) {
 			if ms == nil {
 				ms = &ModelSummary{}
 			}
-			fmt.Fprintf(tw, " %d/%d\t %s\t %s\t", ms.OK, ms.Requests, sec(secs(percentile(ms.Latencies, 50))),
-				sec(secs(percentile(ms.Latencies, 95))))
+			fmt.Fprintf(tw, " %d/%d\t %s\t %s\t", ms.OK, ms.Requests, sec(secs(percentile(ms.Latencies, ms.failed, s.timeout, 50))),
+				sec(secs(percentile(ms.Latencies, ms.failed, s.timeout, 95))))
 		}
 		fmt.Fprintln(tw)
 	}

@@ -287,8 +287,13 @@ func TestParseAnswer(t *testing.T) {
 
 func TestPercentileAndMedian(t *testing.T) {
 	d := []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
-	if percentile(d, 50) != 5 || percentile(d, 95) != 10 || percentile(d, 10) != 1 || percentile(nil, 50) != -1 {
+	if percentile(d, 0, 0, 50) != 5 || percentile(d, 0, 0, 95) != 10 || percentile(d, 0, 0, 10) != 1 ||
+		percentile(nil, 0, 0, 50) != -1 {
 		t.Error("percentile")
+	}
+	// Ten answered and ten failed: the median is the slowest answer, the p95 a failure, counted as the timeout.
+	if percentile(d, 10, 600, 50) != 10 || percentile(d, 10, 600, 95) != 600 || percentile(nil, 1, 600, 50) != 600 {
+		t.Error("percentile with failures")
 	}
 	if median([]float64{3, 1, 2}) != 2 || median([]float64{4, 1, 2, 3}) != 2.5 || median(nil) != 0 {
 		t.Error("median")
