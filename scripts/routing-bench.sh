@@ -25,7 +25,7 @@ echo "Routing benchmark: \`scripts/routing-bench.sh\` (policies $POLICIES, --rep
 echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' with local changes'),"
 echo "$(go version | cut -d' ' -f3-), $(nproc) cores, CPU \"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\"."
 echo "Each figure is its own median over the seeds (so served and failures need not add up); times in simulated"
-echo "seconds; failures: OOM / not installed / 503 / timeout / other."
+echo "seconds, a failed request counted as the timeout; failures: OOM / not installed / 503 / timeout / other."
 start=$SECONDS
 for i in "${!files[@]}"; do
 	f=${files[$i]}
