@@ -98,7 +98,7 @@ func (s *Selector) estimate(c *Candidate, cs []Candidate, r *request, e *estimat
 		st = &noState
 	}
 	// The requests ahead take the time of the models recently sent there; this one takes its model's.
-	perMB, learned := st.secondsPerMB(r.perMB, priorMB*s.cfg.DefaultModelMB)
+	perMB, learned := st.secondsPerMB(r.perMB, priorMB*s.cfg.DefaultModelMB, learnedMB*s.cfg.DefaultModelMB)
 	if !learned {
 		e.defaults |= DefaultedRequestTime
 	}
@@ -353,9 +353,12 @@ func knownSizeMB(cs []Candidate, model string) float64 {
 
 // priorMB is the weight, in requests of DefaultModelMB, of what the candidates learned together in what one
 // candidate learned alone: a node with few requests of its own is judged mostly by the others', and one that
-// gets no traffic for a while drifts back to them as its own figures decay. The configured RequestTime weighs
-// as one request in what they learned together.
-const priorMB = 3
+// gets no traffic for a while drifts back to them as its own figures decay. A node's own figure holds the few
+// requests of one learn window, whose lengths vary twofold or more: with less weight on the fleet's, identical
+// nodes look different and the one that looks fastest queues what the others would serve at once. The
+// configured RequestTime weighs as one request in what they learned together. A node whose own requests hold
+// learnedMB has learned its time (the decision's defaults say so), though the fleet's still weighs in.
+const priorMB, learnedMB = 30, 3
 
 // learnFleet works out, once per Select, what the candidates learned together: a request's time in a slot per
 // MiB of model (pooled, with a prior of one request at Config.RequestTime per DefaultModelMB) and the mean of

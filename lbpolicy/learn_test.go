@@ -236,3 +236,23 @@ func TestLearnShortRequests(t *testing.T) {
 		}
 	}
 }
+
+// A node's own figure of a few requests counts for little against the fleet's: five requests that took twice the
+// others' time (lengths vary that much) leave it within a fifth of them, so that identical nodes look alike.
+func TestFewRequestsLeanOnTheFleet(t *testing.T) {
+	s := NewSelector(Config{}, keepFirst)
+	inst := installed(model(llama, 5000))
+	few := new(State)
+	few.doneMB.Store(5 * 5000)
+	few.busyArea.Store(5 * 20)
+	few.recentMB.Store(5000)
+	cs := []Candidate{
+		{Node: node("a", free(15000), inst, loaded(llama, 5000, 5000)), State: few, Available: true},
+		{Node: node("b", free(15000), inst, loaded(llama, 5000, 5000)), State: learned(10), Available: true, InFlight: 1},
+		{Node: node("c", free(15000), inst, loaded(llama, 5000, 5000)), State: learned(10), Available: true, InFlight: 1},
+	}
+	d := s.Select(cs, Request{Model: llama, Now: t0})
+	if d.Index != 0 || d.Run < 10 || d.Run > 12 || d.Defaults&DefaultedRequestTime != 0 {
+		t.Errorf("chose %d running %.1fs (defaults %q), want a at 10-12s, learned", d.Index, d.Run, d.Defaults)
+	}
+}

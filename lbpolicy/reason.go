@@ -98,7 +98,8 @@ type Defaults uint8
 const (
 	// DefaultedSlots: the report did not give num_parallel (Config.NumParallel was used).
 	DefaultedSlots Defaults = 1 << iota
-	// DefaultedRequestTime: the node's request time is not learned yet (Config.RequestTime was used).
+	// DefaultedRequestTime: the node has not learned its request time yet (the others' figure or
+	// Config.RequestTime was used).
 	DefaultedRequestTime
 	// DefaultedLoadSpeed: the node's load speed is not learned yet (Config.LoadMBps and LoadBase were used).
 	DefaultedLoadSpeed

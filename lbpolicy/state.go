@@ -332,10 +332,10 @@ func (st *State) promptSeq(model uint64) uint32 {
 
 // secondsPerMB is a request's time in a slot per MiB of its model: what the node learned, with prior of
 // priorMB MiB of requests at priorPerMB seconds each (see Selector.perMB). learned says whether the node's own
-// requests outweigh the prior.
-func (st *State) secondsPerMB(priorPerMB, priorMB float64) (perMB float64, learned bool) {
+// requests hold at least learnedMB.
+func (st *State) secondsPerMB(priorPerMB, priorMB, learnedMB float64) (perMB float64, learned bool) {
 	area, mb := st.busySeconds(), max(st.doneMB.Load(), 0)
-	return (area + priorPerMB*priorMB) / (mb + priorMB), mb >= priorMB
+	return (area + priorPerMB*priorMB) / (mb + priorMB), mb >= learnedMB
 }
 
 // Learned is what a State has learned, for the admin API and the status page.
