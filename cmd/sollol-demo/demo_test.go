@@ -159,7 +159,7 @@ func TestChartIsWritten(t *testing.T) {
 // figure there, the medians of the runs, the ideal row.
 func TestJSONAndRepeat(t *testing.T) {
 	dir := t.TempDir()
-	scPath, jsPath := filepath.Join(dir, "s.json"), filepath.Join(dir, "out.json")
+	scPath, jsPath, trPath := filepath.Join(dir, "s.json"), filepath.Join(dir, "out.json"), filepath.Join(dir, "trace.jsonl")
 	small := strings.Replace(smallScenario, `"duration": "2m"`, `"duration": "20s"`, 1)
 	if err := os.WriteFile(scPath, []byte(small), 0o600); err != nil {
 		t.Fatal(err)
@@ -167,7 +167,8 @@ func TestJSONAndRepeat(t *testing.T) {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := run(ctx, []string{"--scenario", scPath, "--policies", "least_conn", "--repeat", "2", "--quiet", "--json", jsPath}, &out, &out); err != nil {
+	if err := run(ctx, []string{"--scenario", scPath, "--policies", "least_conn,vram_aware", "--repeat", "2", "--quiet", "--json", jsPath,
+		"--trace", trPath}, &out, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	t.Log(out.String())
@@ -187,7 +188,7 @@ func TestJSONAndRepeat(t *testing.T) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Seeds) != 2 || len(r.Policies) != 1 || len(r.Policies[0].Runs) != 2 || len(r.Ideal.Runs) != 2 || len(r.Clairvoyant.Runs) != 2 {
+	if len(r.Seeds) != 2 || len(r.Policies) != 2 || len(r.Policies[0].Runs) != 2 || len(r.Ideal.Runs) != 2 || len(r.Clairvoyant.Runs) != 2 {
 		t.Fatalf("%s", b)
 	}
 	p := r.Policies[0]
@@ -197,6 +198,23 @@ func TestJSONAndRepeat(t *testing.T) {
 	}
 	if a.OK == 0 || a.P95 <= 0 || a.TTFTP50 < 0 || len(a.Nodes) != 3 || a.P95OverIdeal < 1 {
 		t.Errorf("run figures %+v", a)
+	}
+	// The trace: every request of the four runs, vram_aware's with its decision.
+	tr, err := os.ReadFile(trPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(tr), []byte("\n"))
+	if want := 2 * int(a.Requests+c.Requests); len(lines) != want {
+		t.Fatalf("trace has %d lines, want %d", len(lines), want)
+	}
+	var first, last traceLine
+	if json.Unmarshal(lines[0], &first) != nil || json.Unmarshal(lines[len(lines)-1], &last) != nil {
+		t.Fatalf("trace lines %s … %s", lines[0], lines[len(lines)-1])
+	}
+	if first.Policy != "least_conn" || first.Seed != 7 || first.Decision != "" || first.Model == "" || first.Outcome == "" ||
+		last.Policy != "vram_aware" || last.Seed != 8 || !strings.Contains(last.Decision, "reason=") {
+		t.Errorf("trace's first line %+v, last %+v", first, last)
 	}
 	for _, key := range []string{`"failed_oom"`, `"failed_503"`, `"failed_timeout"`, `"ttft_p95_s"`, `"p95_over_ideal"`,
 		`"hot_spot_node_s"`, `"busy_share"`} {

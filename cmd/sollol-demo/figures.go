@@ -117,8 +117,9 @@ type Summary struct {
 	Errors []string
 	// ByModel breaks the requests down by model.
 	ByModel map[string]*ModelSummary
-	// Results are the requests' outcomes, in workload order.
-	Results []Result
+	// Results are the requests' outcomes, in the order of Workload, the requests sent.
+	Results  []Result
+	Workload []Request
 }
 
 // ModelSummary is one model's share of a run.
@@ -132,7 +133,7 @@ type ModelSummary struct {
 // summarise works out the figures of run, of the workload reqs of sc; ideal is the ideal row of that workload.
 func summarise(sc *Scenario, reqs []Request, run *Run, ideal *Summary) *Summary {
 	s := &Summary{Policy: run.Policy, Seed: run.Seed, Reasons: map[string]int{}, ByModel: map[string]*ModelSummary{},
-		Results: run.Results, timeout: time.Duration(sc.Timeout)}
+		Results: run.Results, Workload: reqs, timeout: time.Duration(sc.Timeout)}
 	s.Requests = float64(len(reqs))
 	example := func(format string, args ...any) {
 		if len(s.Errors) < 5 {

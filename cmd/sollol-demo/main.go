@@ -12,7 +12,7 @@
 // Usage:
 //
 //	sollol-demo [--scenario scenarios/default.json] [--policies vram_aware,least_conn,round_robin]
-//	            [--repeat N] [--seed N] [--json FILE] [--chart FILE] [--redis URL] [--details] [--quiet]
+//	            [--repeat N] [--seed N] [--json FILE] [--trace FILE] [--chart FILE] [--redis URL] [--details] [--quiet]
 //	            [--gateways N] [--share-state on|off]
 //
 // A scenario (JSON, see Scenario) sets the nodes, the models and the workload; scenarios/ holds the shipped ones.
@@ -61,12 +61,12 @@ var knownPolicies = []string{"vram_aware", "least_conn", "round_robin", "random"
 
 // options are the command line.
 type options struct {
-	scenario, redis, chart, json string
-	policies                     []string
-	seed                         uint64
-	repeat, gateways             int
-	shareState                   string
-	quiet, details               bool
+	scenario, redis, chart, json, trace string
+	policies                            []string
+	seed                                uint64
+	repeat, gateways                    int
+	shareState                          string
+	quiet, details                      bool
 }
 
 const usage = `sollol-demo runs a simulated Ollama fleet with real gpu-reporters, Redis and Caddy on this machine, sends
@@ -92,6 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.repeat, "repeat", 1, "run `N` seeds (the seed, seed+1, …) and report the medians")
 	fs.Uint64Var(&o.seed, "seed", 0, "workload seed; 0 keeps the scenario's")
 	fs.StringVar(&o.json, "json", "", "also write every figure, each run's and the medians, to `file` as JSON")
+	fs.StringVar(&o.trace, "trace", "", "also write every request of every run to `file`, one JSON object a line, with vram_aware's decision")
 	fs.StringVar(&o.chart, "chart", "", "write a chart of latency per policy to `file`: .svg, .png or .pdf, by its extension")
 	fs.StringVar(&o.redis, "redis", "", "Redis `URL` to use instead of the embedded one (keys go under a private prefix)")
 	fs.IntVar(&o.gateways, "gateways", 0, "run `N` gateways instead of the scenario's gateways")
@@ -163,6 +164,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintln(stdout, "figures written to", o.json)
+	}
+	if o.trace != "" {
+		if err := c.writeTrace(o.trace); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "requests written to", o.trace)
 	}
 	if o.chart != "" {
 		if err := writeChart(o.chart, sc, c.first()); err != nil {
