@@ -125,9 +125,8 @@ type Summary struct {
 // ModelSummary is one model's share of a run.
 type ModelSummary struct {
 	Requests, OK int
-	// Latencies are the successful requests' latencies, sorted; failed counts the others.
+	// Latencies are the successful requests' latencies, sorted.
 	Latencies []time.Duration
-	failed    int
 }
 
 // summarise works out the figures of run, of the workload reqs of sc; ideal is the ideal row of that workload.
@@ -150,7 +149,6 @@ func summarise(sc *Scenario, reqs []Request, run *Run, ideal *Summary) *Summary 
 		m.Requests++
 		if r.Outcome != OK {
 			s.failed++
-			m.failed++
 			if q.Stream {
 				s.failedStreams++
 			}

@@ -111,8 +111,9 @@ func writeModels(w io.Writer, sc *Scenario, sums []*Summary) {
 			if ms == nil {
 				ms = &ModelSummary{}
 			}
-			fmt.Fprintf(tw, " %d/%d\t %s\t %s\t", ms.OK, ms.Requests, sec(secs(percentile(ms.Latencies, ms.failed, s.timeout, 50))),
-				sec(secs(percentile(ms.Latencies, ms.failed, s.timeout, 95))))
+			failed := ms.Requests - ms.OK
+			fmt.Fprintf(tw, " %d/%d\t %s\t %s\t", ms.OK, ms.Requests, sec(secs(percentile(ms.Latencies, failed, s.timeout, 50))),
+				sec(secs(percentile(ms.Latencies, failed, s.timeout, 95))))
 		}
 		fmt.Fprintln(tw)
 	}

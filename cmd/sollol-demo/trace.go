@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"os"
 )
 
@@ -40,19 +41,13 @@ func (c *Comparison) writeTrace(path string) error {
 		for _, s := range runs {
 			for k, r := range s.Results {
 				q := s.Workload[k]
-				err = enc.Encode(traceLine{Policy: c.Policies[i], Seed: s.Seed, Request: k, Model: q.Model, Chat: q.Chat,
-					Turn: q.Turn, Tokens: q.Tokens, Stream: q.Stream, Outcome: outcomeNames[r.Outcome],
-					Latency: r.Latency.Seconds(), TTFT: secs(r.TTFT), Decision: r.Decision})
-				if err != nil {
-					f.Close()
-					return err
+				if err == nil {
+					err = enc.Encode(traceLine{Policy: c.Policies[i], Seed: s.Seed, Request: k, Model: q.Model, Chat: q.Chat,
+						Turn: q.Turn, Tokens: q.Tokens, Stream: q.Stream, Outcome: outcomeNames[r.Outcome],
+						Latency: r.Latency.Seconds(), TTFT: secs(r.TTFT), Decision: r.Decision})
 				}
 			}
 		}
 	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return errors.Join(err, w.Flush(), f.Close())
 }
